@@ -1,0 +1,76 @@
+package link
+
+import (
+	"sync"
+	"time"
+)
+
+// Deadline is one direction's deadline, modelled on net.Pipe's: Wait returns
+// a channel that is closed once the deadline has passed. A deadline in the
+// past fails at once, the zero time clears it, and it can be re-armed after
+// it expired. The zero value has no deadline. Safe for concurrent use.
+type Deadline struct {
+	mu     sync.Mutex // guards timer and cancel
+	timer  *time.Timer
+	cancel chan struct{} // closed when the deadline passes; nil until needed
+}
+
+// Set arms the deadline for t; the zero time clears it.
+func (d *Deadline) Set(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timer != nil && !d.timer.Stop() {
+		<-d.cancel // the timer fired and closed cancel: wait is over, re-arm
+	}
+	d.timer = nil
+	closed := isClosed(d.cancel)
+	if t.IsZero() {
+		if closed || d.cancel == nil {
+			d.cancel = make(chan struct{})
+		}
+		return
+	}
+	if dur := time.Until(t); dur > 0 {
+		if closed || d.cancel == nil {
+			d.cancel = make(chan struct{})
+		}
+		cancel := d.cancel
+		d.timer = time.AfterFunc(dur, func() { close(cancel) })
+		return
+	}
+	if d.cancel == nil {
+		d.cancel = make(chan struct{})
+	}
+	if !closed {
+		close(d.cancel)
+	}
+}
+
+// Wait returns a channel that is closed when the deadline has passed.
+func (d *Deadline) Wait() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cancel == nil {
+		d.cancel = make(chan struct{})
+	}
+	return d.cancel
+}
+
+// Passed reports whether the deadline has passed.
+func (d *Deadline) Passed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return isClosed(d.cancel)
+}
+
+func isClosed(c chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,885 @@
+package link
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Kind is faultconn.Kind: what happened to a segment or a connection. The
+// values are the same as faultconn's.
+type Kind uint8
+
+const (
+	KindSend Kind = iota
+	KindDeliver
+	KindLose
+	KindDuplicate
+	KindReorder
+	KindCorrupt
+	KindRetransmit
+	KindReset
+	KindFin
+	KindDrop
+	KindTimeout
+	KindBlock
+)
+
+// Event is one trace record of a link; the front end stamps the time.
+type Event struct {
+	Link string
+	Dir  uint8
+	Seq  uint64
+	Kind Kind
+	Size int
+}
+
+// Stats counts what happened on a link. Its fields match faultconn.DirStats.
+type Stats struct {
+	Segments, Bytes, Delivered, Lost, Duplicated, Reordered, Corrupted,
+	Retransmitted, Resets, Dropped uint64
+}
+
+// DefaultWindow is the window of a link whose Config.Window is zero.
+const DefaultWindow = 256 << 10
+
+// Config fixes what a link is. Callers validate it.
+type Config struct {
+	Name   string // stable link name: with Seed and Dir, keys the random stream
+	Dir    uint8
+	Seed   uint64
+	Mode   Mode
+	Packet bool // datagrams: never cut, never merged, dropped when the window is full
+	Window int  // bytes in flight plus unread; 0 means DefaultWindow
+
+	Trace     func(Event) // called with the link's lock held; nil means no trace
+	Blocked   func() bool // a partition: checked at each arrival; nil means never
+	OnTimeout func()      // retransmissions gave up; called without the lock
+	OnReset   func(error) // a reset reached the reader; called without the lock
+}
+
+type segKind uint8
+
+const (
+	segData segKind = iota
+	segFin
+	segRst
+)
+
+// segment is one unit of transmission; while queued it is owned by the link.
+type segment struct {
+	kind    segKind
+	seq     uint64
+	buf     *[]byte // pooled; the data is (*buf)[off:]
+	off     int
+	addr    net.Addr
+	err     error         // segRst: what the reader sees
+	at      time.Time     // next event: arrival of the current transmission, or give-up
+	sent    time.Time     // when the current transmission left
+	delay   time.Duration // propagation delay of every transmission
+	rto     time.Duration // current retransmission timeout
+	attempt int           // transmission number, from 0
+	fail    uint16        // Stream: bit k set = transmission k is lost
+	corrupt uint16        // Stream: bit k set = transmission k is corrupted
+	arrived bool          // Stream: arrived, waiting for head-of-line
+	resend  bool          // Stream: at is a retransmission (or give-up) instant
+	order   uint64        // tie-break for equal arrival instants
+	hidx    int
+	reserve int // window bytes held
+}
+
+func (s *segment) data() []byte { return (*s.buf)[s.off:] }
+
+// Link is one direction of one connection: a writer, a reader and the
+// segments between them. Safe for concurrent use.
+type Link struct {
+	cfg    Config
+	window int
+	wsem   chan struct{} // cap 1: one writer at a time
+	rwake  chan struct{} // cap 1: reader state may have changed
+	wwake  chan struct{} // cap 1: window room may have grown, or writer state changed
+	rdl    Deadline
+	wdl    Deadline
+
+	mu      sync.Mutex // guards everything below
+	p       Profile
+	rng     stream
+	seq     uint64
+	order   uint64
+	used    int       // window bytes held by queued and unread segments
+	busy    time.Time // bandwidth: the link is serializing until busy
+	carry   int64     // bandwidth: remainder of bytes·1e9 not yet a whole ns
+	lastAt  time.Time // latest arrival queued (FIN and RST come after it)
+	fifo    []*segment
+	pend    []*segment // min-heap by (at, order)
+	ready   []*segment // delivered; ready[rhead:] unread
+	rhead   int
+	timer   *time.Timer
+	werr    error // writes fail with werr
+	rerr    error // reads fail with rerr once the ready data is read
+	rclosed error // reads fail with rclosed at once
+	finSent bool
+	stats   Stats
+}
+
+// New returns a link with profile p.
+func New(cfg Config, p Profile) *Link {
+	l := &Link{
+		cfg:    cfg,
+		window: cfg.Window,
+		wsem:   make(chan struct{}, 1),
+		rwake:  make(chan struct{}, 1),
+		wwake:  make(chan struct{}, 1),
+		p:      p,
+		rng:    newStream(cfg.Seed, cfg.Name, cfg.Dir),
+	}
+	if l.window <= 0 {
+		l.window = DefaultWindow
+	}
+	if cfg.Packet {
+		l.cfg.Mode = Segments
+	}
+	return l
+}
+
+// Name returns the link's name.
+func (l *Link) Name() string { return l.cfg.Name }
+
+// SetProfile changes the faults; they apply from the next segment written.
+func (l *Link) SetProfile(p Profile) {
+	l.mu.Lock()
+	l.p = p
+	l.mu.Unlock()
+}
+
+// Profile returns the current faults.
+func (l *Link) Profile() Profile {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p
+}
+
+// Stats returns the link's counters.
+func (l *Link) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stats
+}
+
+// Queued returns the window bytes held (in flight plus unread) and the
+// number of segments in flight.
+func (l *Link) Queued() (bytes, segments int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.used, len(l.pend) + len(l.fifo) - l.arrivedInFIFO()
+}
+
+func (l *Link) arrivedInFIFO() int {
+	n := 0
+	for _, s := range l.fifo {
+		if s.arrived {
+			n++
+		}
+	}
+	return n
+}
+
+// SetReadDeadline and SetWriteDeadline arm the per-direction deadlines.
+func (l *Link) SetReadDeadline(t time.Time)  { l.rdl.Set(t) }
+func (l *Link) SetWriteDeadline(t time.Time) { l.wdl.Set(t) }
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Link) trace(s *segment, k Kind) {
+	if l.cfg.Trace == nil {
+		return
+	}
+	var seq uint64
+	size := 0
+	if s != nil {
+		seq = s.seq
+		if s.buf != nil {
+			size = len(*s.buf)
+		}
+	}
+	l.cfg.Trace(Event{Link: l.cfg.Name, Dir: l.cfg.Dir, Seq: seq, Kind: k, Size: size})
+}
+
+// fate is what the random stream decided for one segment.
+type fate struct {
+	reset, lost, dup, reorder, corrupt bool
+	fail, corruptMask                  uint16 // Stream: per transmission
+	delay                              time.Duration
+	bit                                int
+}
+
+// draw decides a segment's fate. The number of draws depends only on the
+// profile and the size, never on timing.
+func (l *Link) draw(p *Profile, size int) fate {
+	r := &l.rng
+	var f fate
+	f.reset = !l.cfg.Packet && r.chance(p.Reset)
+	f.dup = r.chance(p.Duplicate)
+	f.reorder = r.chance(p.Reorder)
+	f.delay = r.delay(p)
+	if l.cfg.Mode == Segments {
+		f.lost = r.lost(p)
+		f.corrupt = r.chance(p.Corrupt)
+		if f.corrupt && size > 0 {
+			f.bit = r.IntN(size * 8)
+		}
+		return f
+	}
+	for k := 0; k <= MaxRetries; k++ {
+		lost, bad := r.lost(p), r.chance(p.Corrupt)
+		if !lost && !bad {
+			break
+		}
+		f.fail |= 1 << k
+		if bad && !lost {
+			f.corruptMask |= 1 << k
+		}
+	}
+	return f
+}
+
+// IntN is a uniform int in [0,n).
+func (s *stream) IntN(n int) int { return s.r.IntN(n) }
+
+// acquire takes the writer semaphore, or fails at the write deadline.
+func (l *Link) acquire() error {
+	select {
+	case l.wsem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case l.wsem <- struct{}{}:
+		return nil
+	case <-l.wdl.Wait():
+		return os.ErrDeadlineExceeded
+	}
+}
+
+func (l *Link) release() { <-l.wsem }
+
+// Write queues b as segments and returns once they are all queued, like a
+// kernel send buffer. It blocks while the window is full, until room,
+// the write deadline, or an error of the writer side.
+func (l *Link) Write(b []byte) (int, error) {
+	if err := l.acquire(); err != nil {
+		return 0, err
+	}
+	defer l.release()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.werr != nil {
+		return 0, l.werr
+	}
+	if l.wdl.Passed() {
+		return 0, os.ErrDeadlineExceeded
+	}
+	n := 0
+	for n < len(b) {
+		p := l.p
+		size := len(b) - n
+		maxSeg := l.window
+		if p.Segment > 0 {
+			maxSeg = min(p.Segment, l.window)
+		}
+		size = min(size, maxSeg)
+		f := l.draw(&p, size)
+		need := l.reserve(&f, size)
+		for l.used+need > l.window {
+			if err := l.waitRoom(); err != nil {
+				return n, err
+			}
+		}
+		if f.reset {
+			l.resetLocked(Injected(syscall.ECONNRESET))
+			return n, l.werr
+		}
+		l.send(&p, &f, b[n:n+size], nil)
+		n += size
+	}
+	return n, nil
+}
+
+// reserve returns the window bytes a segment of size with fate f needs. In
+// Segments mode a delivered duplicate needs room too; a duplicate that could
+// never fit is dropped, as a full receive buffer drops it, and a lost
+// segment has no copy.
+func (l *Link) reserve(f *fate, size int) int {
+	if l.cfg.Mode == Stream || !f.dup || f.lost {
+		return size
+	}
+	if 2*size > l.window {
+		f.dup = false
+		return size
+	}
+	return 2 * size
+}
+
+// waitRoom waits, with the lock held on entry and exit, until the window may
+// have room, the writer side fails, or the deadline passes.
+func (l *Link) waitRoom() error {
+	if l.werr != nil {
+		return l.werr
+	}
+	if l.wdl.Passed() {
+		return os.ErrDeadlineExceeded
+	}
+	l.mu.Unlock()
+	select {
+	case <-l.wwake:
+	case <-l.wdl.Wait():
+	}
+	l.mu.Lock()
+	if l.werr != nil {
+		return l.werr
+	}
+	return nil
+}
+
+// WriteTo queues one datagram for addr. It never blocks: a datagram that
+// would take the link over its window is dropped, as a full socket buffer
+// drops it.
+func (l *Link) WriteTo(b []byte, addr net.Addr) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.werr != nil {
+		return 0, l.werr
+	}
+	if l.wdl.Passed() {
+		return 0, os.ErrDeadlineExceeded
+	}
+	p := l.p
+	f := l.draw(&p, len(b))
+	need := l.reserve(&f, len(b))
+	if l.used+need > l.window || l.rclosed != nil {
+		l.seq++
+		l.stats.Dropped++
+		l.trace(&segment{seq: l.seq}, KindDrop)
+		return len(b), nil
+	}
+	l.send(&p, &f, b, addr)
+	return len(b), nil
+}
+
+// send queues one segment whose fate is f. Lock held.
+func (l *Link) send(p *Profile, f *fate, b []byte, addr net.Addr) {
+	now := time.Now()
+	l.seq++
+	l.stats.Segments++
+	l.stats.Bytes += uint64(len(b))
+	s := newSegment()
+	s.kind = segData
+	s.seq = l.seq
+	s.buf = getBuf(len(b))
+	copy(*s.buf, b)
+	s.addr = addr
+	l.trace(s, KindSend)
+
+	// Serialization: the segment leaves when the link is free and it has
+	// been clocked out at the profile's bandwidth.
+	start := now
+	if l.busy.After(start) {
+		start = l.busy
+	}
+	if p.Bandwidth > 0 {
+		x := int64(len(b))*int64(time.Second) + l.carry
+		start = start.Add(time.Duration(x / p.Bandwidth))
+		l.carry = x % p.Bandwidth
+		l.busy = start
+	}
+	s.sent = start
+	s.delay = f.delay
+	if f.reorder {
+		s.delay += ReorderHold(*p)
+		l.stats.Reordered++
+		l.trace(s, KindReorder)
+	}
+	s.at = s.sent.Add(s.delay)
+	s.rto = RTO(*p)
+	s.reserve = len(b)
+
+	if l.cfg.Mode == Stream {
+		s.fail, s.corrupt = f.fail, f.corruptMask
+		if f.dup {
+			l.stats.Duplicated++
+			l.trace(s, KindDuplicate) // the receiver discards the copy
+		}
+		if l.rerr != nil || l.rclosed != nil {
+			l.stats.Dropped++
+			freeSegment(s)
+			return
+		}
+		l.used += s.reserve
+		l.fifo = append(l.fifo, s)
+		if s.fail == 0 && !s.at.After(now) && len(l.fifo) == 1 && (l.cfg.Blocked == nil || !l.cfg.Blocked()) {
+			s.arrived = true
+			l.drainFIFO()
+			return
+		}
+		l.push(s)
+		l.arm()
+		return
+	}
+
+	if f.lost {
+		l.stats.Lost++
+		l.trace(s, KindLose)
+		if f.dup {
+			l.stats.Duplicated++
+			l.trace(s, KindDuplicate)
+		}
+		freeSegment(s)
+		return
+	}
+	if f.corrupt && len(b) > 0 {
+		(*s.buf)[f.bit/8] ^= 1 << (f.bit % 8)
+		l.stats.Corrupted++
+		l.trace(s, KindCorrupt)
+	}
+	l.lastAt = maxTime(l.lastAt, s.at)
+	l.used += s.reserve
+	l.push(s)
+	if f.dup {
+		d := newSegment()
+		*d = *s
+		d.buf = getBuf(len(b))
+		copy(*d.buf, *s.buf)
+		d.hidx = 0
+		l.used += d.reserve
+		l.stats.Duplicated++
+		l.trace(s, KindDuplicate)
+		l.push(d)
+	}
+	l.arm()
+}
+
+// CloseWrite sends end-of-stream after everything written so far; later
+// writes fail with EPIPE. It never blocks.
+func (l *Link) CloseWrite() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.finSent || l.werr != nil {
+		return
+	}
+	l.finSent = true
+	l.werr = syscall.EPIPE
+	l.control(segFin, nil)
+	signal(l.wwake)
+}
+
+// Reset sends a reset after everything written so far (the reader sees
+// err once it has read what arrived before it); writes fail with err.
+func (l *Link) Reset(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.resetLocked(err)
+}
+
+func (l *Link) resetLocked(err error) {
+	l.werr = err
+	l.stats.Resets++
+	l.control(segRst, err)
+	signal(l.wwake)
+}
+
+// control queues a FIN or RST behind every queued segment. Lock held.
+func (l *Link) control(k segKind, err error) {
+	now := time.Now()
+	l.seq++
+	s := newSegment()
+	s.kind, s.seq, s.err = k, l.seq, err
+	s.sent = maxTime(now, l.busy)
+	s.at = s.sent.Add(l.p.Latency)
+	if k == segRst {
+		l.trace(s, KindReset)
+	}
+	if l.rerr != nil || l.rclosed != nil {
+		freeSegment(s)
+		return
+	}
+	// Control segments always go through the timer, so that OnReset runs
+	// without the lock.
+	if l.cfg.Mode == Stream {
+		l.fifo = append(l.fifo, s)
+	} else {
+		s.at = maxTime(s.at, l.lastAt)
+	}
+	l.push(s)
+	l.arm()
+}
+
+// AbortWriter makes writes fail with err from now on.
+func (l *Link) AbortWriter(err error) {
+	l.mu.Lock()
+	if l.werr == nil || l.werr == syscall.EPIPE {
+		l.werr = err
+	}
+	l.mu.Unlock()
+	signal(l.wwake)
+}
+
+// AbortReader makes reads fail with err once the data that has arrived is
+// read; nothing more arrives.
+func (l *Link) AbortReader(err error) {
+	l.mu.Lock()
+	if l.rerr == nil {
+		l.rerr = err
+	}
+	l.discardPending()
+	l.mu.Unlock()
+	signal(l.rwake)
+	signal(l.wwake)
+}
+
+// CloseRead closes the reader side: reads fail with err at once, unread and
+// arriving data is discarded. It returns how many unread bytes were
+// discarded (a TCP stack answers those with a reset).
+func (l *Link) CloseRead(err error) int {
+	l.mu.Lock()
+	if l.rclosed != nil {
+		l.mu.Unlock()
+		return 0
+	}
+	l.rclosed = err
+	unread := 0
+	for _, s := range l.ready[l.rhead:] {
+		if s.kind == segData {
+			unread += len(s.data())
+		}
+		l.used -= s.reserve
+		freeSegment(s)
+	}
+	clear(l.ready)
+	l.ready, l.rhead = l.ready[:0], 0
+	l.discardPending()
+	l.mu.Unlock()
+	signal(l.rwake)
+	signal(l.wwake)
+	return unread
+}
+
+// Shutdown fails both sides at once with err and frees everything queued:
+// what Network.Close does to every link.
+func (l *Link) Shutdown(err error) {
+	l.CloseRead(err)
+	l.AbortWriter(err)
+}
+
+// discardPending frees every segment not yet delivered. Lock held.
+func (l *Link) discardPending() {
+	for _, s := range l.pend {
+		if l.cfg.Mode == Stream {
+			continue // also in fifo
+		}
+		l.used -= s.reserve
+		freeSegment(s)
+	}
+	for _, s := range l.fifo {
+		l.used -= s.reserve
+		freeSegment(s)
+	}
+	clear(l.pend)
+	clear(l.fifo)
+	l.pend, l.fifo = l.pend[:0], l.fifo[:0]
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+}
+
+// Read reads the data of at most one segment. It blocks until data, end of
+// stream, an error, or the read deadline.
+func (l *Link) Read(b []byte) (int, error) {
+	n, _, err := l.read(b, false)
+	return n, err
+}
+
+// ReadFrom reads one datagram and its source; a datagram longer than b is
+// truncated, the rest discarded.
+func (l *Link) ReadFrom(b []byte) (int, net.Addr, error) {
+	return l.read(b, true)
+}
+
+func (l *Link) read(b []byte, packet bool) (int, net.Addr, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		if l.rclosed != nil {
+			signal(l.rwake)
+			return 0, nil, l.rclosed
+		}
+		if l.rhead < len(l.ready) {
+			s := l.ready[l.rhead]
+			switch s.kind {
+			case segFin:
+				signal(l.rwake)
+				return 0, nil, io.EOF
+			case segRst:
+				signal(l.rwake)
+				return 0, nil, s.err
+			}
+			if len(b) == 0 && !packet {
+				return 0, nil, nil
+			}
+			n := copy(b, s.data())
+			addr := s.addr
+			s.off += n
+			if packet {
+				s.off = len(*s.buf)
+			}
+			l.used -= s.reserve - (len(*s.buf) - s.off)
+			s.reserve = len(*s.buf) - s.off
+			if s.reserve == 0 {
+				l.ready[l.rhead] = nil
+				l.rhead++
+				freeSegment(s)
+				if l.rhead == len(l.ready) {
+					l.ready, l.rhead = l.ready[:0], 0
+				}
+			}
+			signal(l.wwake)
+			if l.rhead < len(l.ready) {
+				signal(l.rwake)
+			}
+			return n, addr, nil
+		}
+		if l.rerr != nil {
+			signal(l.rwake)
+			return 0, nil, l.rerr
+		}
+		if l.rdl.Passed() {
+			return 0, nil, os.ErrDeadlineExceeded
+		}
+		if len(b) == 0 && !packet {
+			return 0, nil, nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-l.rwake:
+		case <-l.rdl.Wait():
+		}
+		l.mu.Lock()
+	}
+}
+
+// heap of pending segments by (at, order).
+
+func (l *Link) less(i, j int) bool {
+	a, b := l.pend[i], l.pend[j]
+	if !a.at.Equal(b.at) {
+		return a.at.Before(b.at)
+	}
+	return a.order < b.order
+}
+
+func (l *Link) swap(i, j int) {
+	l.pend[i], l.pend[j] = l.pend[j], l.pend[i]
+	l.pend[i].hidx, l.pend[j].hidx = i, j
+}
+
+func (l *Link) push(s *segment) {
+	l.order++
+	s.order = l.order
+	s.hidx = len(l.pend)
+	l.pend = append(l.pend, s)
+	for i := s.hidx; i > 0; {
+		parent := (i - 1) / 2
+		if !l.less(i, parent) {
+			break
+		}
+		l.swap(i, parent)
+		i = parent
+	}
+}
+
+func (l *Link) pop() *segment {
+	n := len(l.pend) - 1
+	l.swap(0, n)
+	s := l.pend[n]
+	l.pend[n] = nil
+	l.pend = l.pend[:n]
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && l.less(c+1, c) {
+			c++
+		}
+		if !l.less(c, i) {
+			break
+		}
+		l.swap(i, c)
+		i = c
+	}
+	return s
+}
+
+// arm sets the link's one timer for the earliest pending event. Lock held.
+func (l *Link) arm() {
+	if len(l.pend) == 0 {
+		return
+	}
+	d := time.Until(l.pend[0].at)
+	if l.timer == nil {
+		l.timer = time.AfterFunc(d, l.fire)
+		return
+	}
+	l.timer.Reset(d)
+}
+
+// fire handles every event that is due and re-arms the timer.
+func (l *Link) fire() {
+	l.mu.Lock()
+	now := time.Now()
+	var timedOut bool
+	var reset error
+	for len(l.pend) > 0 && !l.pend[0].at.After(now) {
+		s := l.pop()
+		switch l.arrive(s) {
+		case gaveUp:
+			timedOut = true
+		case gotReset:
+			reset = s.err
+		}
+	}
+	if l.cfg.Mode == Stream {
+		if r := l.drainFIFO(); r != nil {
+			reset = r
+		}
+	}
+	l.arm()
+	l.mu.Unlock()
+	if timedOut && l.cfg.OnTimeout != nil {
+		l.cfg.OnTimeout()
+	}
+	if reset != nil && l.cfg.OnReset != nil {
+		l.cfg.OnReset(reset)
+	}
+}
+
+type outcome uint8
+
+const (
+	pending outcome = iota
+	delivered
+	gaveUp
+	gotReset
+)
+
+// arrive handles the arrival (or give-up instant) of s's current
+// transmission. Lock held.
+func (l *Link) arrive(s *segment) outcome {
+	if l.cfg.Mode == Segments {
+		if l.cfg.Blocked != nil && l.cfg.Blocked() {
+			l.stats.Lost++
+			l.trace(s, KindBlock)
+			l.used -= s.reserve
+			freeSegment(s)
+			signal(l.wwake)
+			return pending
+		}
+		return l.deliver(s)
+	}
+	if s.kind != segData {
+		s.arrived = true
+		return pending
+	}
+	if s.resend {
+		s.resend = false
+		if s.attempt > MaxRetries {
+			l.trace(s, KindTimeout)
+			l.werr = Injected(syscall.ETIMEDOUT)
+			l.discardPending()
+			signal(l.wwake)
+			return gaveUp
+		}
+		l.stats.Retransmitted++
+		l.trace(s, KindRetransmit)
+		s.at = s.sent.Add(s.delay)
+		l.push(s)
+		return pending
+	}
+	bit := uint16(1) << s.attempt
+	switch {
+	case s.fail&bit != 0 && s.corrupt&bit != 0:
+		l.stats.Corrupted++
+		l.trace(s, KindCorrupt)
+	case s.fail&bit != 0:
+		l.stats.Lost++
+		l.trace(s, KindLose)
+	case l.cfg.Blocked != nil && l.cfg.Blocked():
+		l.stats.Lost++
+		l.trace(s, KindBlock)
+	default:
+		s.arrived = true
+		return pending
+	}
+	s.attempt++
+	s.sent = s.sent.Add(s.rto)
+	s.rto = min(2*s.rto, MaxRTO)
+	s.at = s.sent // the retransmission (or, after the last, the give-up)
+	s.resend = true
+	l.push(s)
+	return pending
+}
+
+// drainFIFO delivers arrived segments from the head of the Stream queue.
+// Lock held. It returns the error of a reset it delivered.
+func (l *Link) drainFIFO() error {
+	var reset error
+	i := 0
+	for ; i < len(l.fifo) && l.fifo[i].arrived; i++ {
+		s := l.fifo[i]
+		if l.deliver(s) == gotReset {
+			reset = s.err
+		}
+	}
+	if i > 0 {
+		n := copy(l.fifo, l.fifo[i:])
+		clear(l.fifo[n:])
+		l.fifo = l.fifo[:n]
+	}
+	return reset
+}
+
+// deliver moves s to the reader. Lock held.
+func (l *Link) deliver(s *segment) outcome {
+	if l.rerr != nil || l.rclosed != nil {
+		l.used -= s.reserve
+		freeSegment(s)
+		return pending
+	}
+	out := delivered
+	switch s.kind {
+	case segData:
+		l.stats.Delivered++
+		l.trace(s, KindDeliver)
+	case segFin:
+		l.trace(s, KindFin)
+	case segRst:
+		out = gotReset
+	}
+	l.ready = append(l.ready, s)
+	signal(l.rwake)
+	return out
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
