@@ -7,7 +7,7 @@ import (
 
 // ErrInjected marks errors caused by an injected fault rather than by the
 // peer or the program itself. faultconn re-exports it.
-var ErrInjected = errors.New("injected fault")
+var ErrInjected = errors.New("faultconn: injected fault")
 
 // injected is a socket errno produced by an injected fault: errors.Is
 // matches both the errno and ErrInjected, and Timeout/Temporary follow the

@@ -883,3 +883,22 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// WriteErr returns the error writes fail with, or nil.
+func (l *Link) WriteErr() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.werr
+}
+
+// LastArrival returns the latest instant at which a queued segment is due
+// to arrive (or give up), or the zero time when nothing is in flight.
+func (l *Link) LastArrival() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var last time.Time
+	for _, s := range l.pend {
+		last = maxTime(last, s.at)
+	}
+	return last
+}

@@ -1,0 +1,130 @@
+package faultconn
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/headwind-go/headwind/internal/link"
+)
+
+// ErrInjected marks errors caused by an injected fault (a drawn reset, or
+// retransmissions that gave up under injected loss) rather than by the peer
+// or the program: errors.Is(err, ErrInjected) is true for them, alongside
+// errors.Is(err, syscall.ECONNRESET) and the like.
+var ErrInjected = link.ErrInjected
+
+// DefaultWindow is the window used when Config.Window is zero: 256 KiB per
+// direction.
+const DefaultWindow = link.DefaultWindow
+
+// Config says which faults a wrapper puts on a connection.
+// The zero value wraps with no faults.
+type Config struct {
+	// Seed seeds the random streams that draw every segment's fate.
+	// Zero is a real seed like any other.
+	Seed uint64
+	// Name is the stable name of the connection: with Seed and the
+	// direction it keys the random streams, so the same Seed and Name give
+	// the same fates. It also names the links in the trace. Empty means
+	// "conn" (or, for WrapListener and Dialer, "listener" and "dial").
+	Name string
+	// Out is the profile of what this side writes; In of what it reads.
+	Out, In Profile
+	// Mode says what loss, duplication, reordering and corruption mean on
+	// a byte stream; the zero value is Stream. Packet conns ignore it.
+	Mode Mode
+	// Window is the most bytes in flight plus delivered-but-unread per
+	// direction; a writer that would exceed it blocks (packet conns drop).
+	// Zero means DefaultWindow.
+	Window int
+	// Trace, when not nil, records every segment's fate.
+	Trace *Trace
+}
+
+// Validate reports every problem of c in one error, each naming the field,
+// the value and the valid range.
+func (c Config) Validate() error {
+	var errs []error
+	if err := c.Out.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("faultconn: Out: %w", err))
+	}
+	if err := c.In.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("faultconn: In: %w", err))
+	}
+	if err := validMode(c.Mode); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Window < 0 {
+		errs = append(errs, fmt.Errorf("faultconn: Window %d out of range [0,∞) (0 means %d)", c.Window, DefaultWindow))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) name(def string) string {
+	if c.Name == "" {
+		return def
+	}
+	return c.Name
+}
+
+// toLink converts a validated Profile to the engine's.
+func toLink(p Profile) link.Profile {
+	lp := link.Profile{
+		Latency:     p.Latency,
+		Jitter:      p.Jitter,
+		Dist:        link.Dist(p.Distribution),
+		Correlation: p.Correlation,
+		Bandwidth:   p.Bandwidth,
+		Loss:        p.Loss,
+		Duplicate:   p.Duplicate,
+		Reorder:     p.Reorder,
+		Corrupt:     p.Corrupt,
+		Segment:     p.Segment,
+		Reset:       p.Reset,
+	}
+	if g := p.Burst; g != nil {
+		lp.Burst = &link.GE{P: g.P, R: g.R, BadLoss: g.BadLoss, GoodLoss: g.GoodLoss}
+	}
+	return lp
+}
+
+// linkConfig is the engine's configuration of one direction of a link.
+func linkConfig(name string, dir Dir, seed uint64, mode Mode, window int, tr *Trace) link.Config {
+	return link.Config{
+		Name:   name,
+		Dir:    uint8(dir),
+		Seed:   seed,
+		Mode:   link.Mode(mode),
+		Window: window,
+		Trace:  tr.sink(),
+	}
+}
+
+// sink adapts t to the engine's event callback; nil for a nil trace.
+func (t *Trace) sink() func(link.Event) {
+	if t == nil {
+		return nil
+	}
+	return func(e link.Event) {
+		t.Add(Event{Link: e.Link, Dir: Dir(e.Dir), Seq: e.Seq, Kind: Kind(e.Kind), Size: e.Size})
+	}
+}
+
+// DirStats counts what happened in one direction of a connection.
+type DirStats struct {
+	Segments      uint64 // segments (datagrams) written
+	Bytes         uint64 // bytes written
+	Delivered     uint64 // segments delivered to the reader, copies included
+	Lost          uint64 // transmissions lost (by loss, corruption in Stream mode, or a partition)
+	Duplicated    uint64 // segments duplicated
+	Reordered     uint64 // segments held back
+	Corrupted     uint64 // segments (Stream: transmissions) with a flipped bit
+	Retransmitted uint64 // retransmissions (Stream mode)
+	Resets        uint64 // resets sent
+	Dropped       uint64 // segments dropped for lack of window or by a closed reader
+}
+
+// Stats counts what happened to a connection, per direction.
+type Stats struct {
+	Out, In DirStats
+}

@@ -1,0 +1,149 @@
+package faultconn
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/headwind-go/headwind/internal/link"
+)
+
+// PacketConn is a net.PacketConn with datagram faults: loss, duplication,
+// reordering, corruption, latency, jitter and bandwidth, drawn per datagram.
+// Datagrams are never merged or split. Each direction holds at most Window
+// bytes in flight plus unread; a datagram beyond that is dropped, as a full
+// socket buffer drops it, and counted in Stats as Dropped.
+//
+// Two pump goroutines move datagrams between the engine and the wrapped
+// conn; Close ends them. PacketConn is safe for concurrent use.
+type PacketConn struct {
+	raw    net.PacketConn
+	name   string
+	tx, rx *link.Link
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+var _ net.PacketConn = (*PacketConn)(nil)
+
+// WrapPacketConn returns pc with the faults of cfg. It fails, naming the
+// field, when cfg is invalid; Reset is not a datagram fault, and Segment
+// and Mode are ignored. The PacketConn owns pc: closing it closes pc.
+func WrapPacketConn(pc net.PacketConn, cfg Config) (net.PacketConn, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var errs []error
+	if cfg.Out.Reset != 0 {
+		errs = append(errs, fmt.Errorf("faultconn: Out.Reset %g out of range [0,0]: packet conns have no connection to reset", cfg.Out.Reset))
+	}
+	if cfg.In.Reset != 0 {
+		errs = append(errs, fmt.Errorf("faultconn: In.Reset %g out of range [0,0]: packet conns have no connection to reset", cfg.In.Reset))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	name := cfg.name("packet")
+	c := &PacketConn{raw: pc, name: name}
+	txc := linkConfig(name, Out, cfg.Seed, Segments, cfg.Window, cfg.Trace)
+	rxc := linkConfig(name, In, cfg.Seed, Segments, cfg.Window, cfg.Trace)
+	txc.Packet, rxc.Packet = true, true
+	c.tx = link.New(txc, toLink(cfg.Out))
+	c.rx = link.New(rxc, toLink(cfg.In))
+	c.wg.Add(2)
+	go c.outPump()
+	go c.inPump()
+	return c, nil
+}
+
+// SetProfiles changes the faults of both directions; they apply from the
+// next datagram.
+func (c *PacketConn) SetProfiles(out, in Profile) error {
+	if err := (Config{Out: out, In: in}).Validate(); err != nil {
+		return err
+	}
+	if out.Reset != 0 || in.Reset != 0 {
+		return fmt.Errorf("faultconn: Reset out of range [0,0]: packet conns have no connection to reset")
+	}
+	c.tx.SetProfile(toLink(out))
+	c.rx.SetProfile(toLink(in))
+	return nil
+}
+
+// Stats returns what has happened to the datagrams so far.
+func (c *PacketConn) Stats() Stats {
+	return Stats{Out: DirStats(c.tx.Stats()), In: DirStats(c.rx.Stats())}
+}
+
+// ReadFrom reads one datagram that came through the In profile. A datagram
+// longer than b is truncated. It blocks until a datagram, Close, or the
+// read deadline.
+func (c *PacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := c.rx.ReadFrom(b)
+	return n, addr, opError("read", c.raw.LocalAddr(), nil, err)
+}
+
+// WriteTo queues one datagram to addr through the Out profile. It does not
+// block.
+func (c *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	n, err := c.tx.WriteTo(b, addr)
+	return n, opError("write", c.raw.LocalAddr(), addr, err)
+}
+
+// Close closes the conn and the wrapped conn, ends both pumps and waits for
+// them; datagrams still in flight are lost. Every blocked call returns.
+func (c *PacketConn) Close() error {
+	err := opError("close", c.raw.LocalAddr(), nil, net.ErrClosed)
+	c.once.Do(func() {
+		c.tx.Shutdown(net.ErrClosed)
+		c.rx.Shutdown(net.ErrClosed)
+		err = c.raw.Close()
+		c.wg.Wait()
+	})
+	return err
+}
+
+// LocalAddr returns the wrapped conn's local address.
+func (c *PacketConn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// SetDeadline sets both deadlines, as net.PacketConn says.
+func (c *PacketConn) SetDeadline(t time.Time) error {
+	c.rx.SetReadDeadline(t)
+	c.tx.SetWriteDeadline(t)
+	return nil
+}
+
+// SetReadDeadline sets the read deadline.
+func (c *PacketConn) SetReadDeadline(t time.Time) error { c.rx.SetReadDeadline(t); return nil }
+
+// SetWriteDeadline sets the write deadline.
+func (c *PacketConn) SetWriteDeadline(t time.Time) error { c.tx.SetWriteDeadline(t); return nil }
+
+func (c *PacketConn) outPump() {
+	defer c.wg.Done()
+	buf := make([]byte, 64<<10)
+	for {
+		n, addr, err := c.tx.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		c.raw.WriteTo(buf[:n], addr) // errors of a datagram send are not reported, as UDP's are not
+	}
+}
+
+func (c *PacketConn) inPump() {
+	defer c.wg.Done()
+	buf := make([]byte, 64<<10)
+	for {
+		n, addr, err := c.raw.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		c.rx.WriteTo(buf[:n], addr)
+	}
+}
