@@ -59,6 +59,11 @@ type Config struct {
 	Blocked   func() bool // a partition: checked at each arrival; nil means never
 	OnTimeout func()      // retransmissions gave up; called without the lock
 	OnReset   func(error) // a reset reached the reader; called without the lock
+	OnRefused func()      // data reached a closed reader (a TCP stack answers with a reset); called without the lock
+	// Sink, when not nil, receives each delivered datagram instead of the
+	// reader's queue (netsim's sockets merge many flows into one queue). It
+	// is called with the lock held and must copy b.
+	Sink func(b []byte, addr net.Addr)
 }
 
 type segKind uint8
@@ -122,6 +127,7 @@ type Link struct {
 	rerr    error // reads fail with rerr once the ready data is read
 	rclosed error // reads fail with rclosed at once
 	finSent bool
+	finRead bool // the reader has seen end of stream
 	stats   Stats
 }
 
@@ -417,14 +423,14 @@ func (l *Link) send(p *Profile, f *fate, b []byte, addr net.Addr) {
 			l.stats.Duplicated++
 			l.trace(s, KindDuplicate) // the receiver discards the copy
 		}
-		if l.rerr != nil || l.rclosed != nil {
+		if l.rerr != nil {
 			l.stats.Dropped++
 			freeSegment(s)
 			return
 		}
 		l.used += s.reserve
 		l.fifo = append(l.fifo, s)
-		if s.fail == 0 && !s.at.After(now) && len(l.fifo) == 1 && (l.cfg.Blocked == nil || !l.cfg.Blocked()) {
+		if s.fail == 0 && !s.at.After(now) && len(l.fifo) == 1 && l.rclosed == nil && (l.cfg.Blocked == nil || !l.cfg.Blocked()) {
 			s.arrived = true
 			l.drainFIFO()
 			return
@@ -624,6 +630,7 @@ func (l *Link) read(b []byte, packet bool) (int, net.Addr, error) {
 			s := l.ready[l.rhead]
 			switch s.kind {
 			case segFin:
+				l.finRead = true
 				signal(l.rwake)
 				return 0, nil, io.EOF
 			case segRst:
@@ -744,21 +751,26 @@ func (l *Link) arm() {
 func (l *Link) fire() {
 	l.mu.Lock()
 	now := time.Now()
-	var timedOut bool
+	var timedOut, wasRefused bool
 	var reset error
 	for len(l.pend) > 0 && !l.pend[0].at.After(now) {
 		s := l.pop()
+		err := s.err // s may be freed by arrive
 		switch l.arrive(s) {
 		case gaveUp:
 			timedOut = true
 		case gotReset:
-			reset = s.err
+			reset = err
+		case refused:
+			wasRefused = true
 		}
 	}
 	if l.cfg.Mode == Stream {
-		if r := l.drainFIFO(); r != nil {
+		r, ref := l.drainFIFO()
+		if r != nil {
 			reset = r
 		}
+		wasRefused = wasRefused || ref
 	}
 	l.arm()
 	l.mu.Unlock()
@@ -767,6 +779,9 @@ func (l *Link) fire() {
 	}
 	if reset != nil && l.cfg.OnReset != nil {
 		l.cfg.OnReset(reset)
+	}
+	if wasRefused && l.cfg.OnRefused != nil {
+		l.cfg.OnRefused()
 	}
 }
 
@@ -777,6 +792,7 @@ const (
 	delivered
 	gaveUp
 	gotReset
+	refused
 )
 
 // arrive handles the arrival (or give-up instant) of s's current
@@ -837,14 +853,18 @@ func (l *Link) arrive(s *segment) outcome {
 }
 
 // drainFIFO delivers arrived segments from the head of the Stream queue.
-// Lock held. It returns the error of a reset it delivered.
-func (l *Link) drainFIFO() error {
-	var reset error
+// Lock held. It returns the error of a reset it delivered, and whether data
+// reached a closed reader.
+func (l *Link) drainFIFO() (reset error, refusedData bool) {
 	i := 0
 	for ; i < len(l.fifo) && l.fifo[i].arrived; i++ {
 		s := l.fifo[i]
-		if l.deliver(s) == gotReset {
-			reset = s.err
+		err := s.err
+		switch l.deliver(s) {
+		case gotReset:
+			reset = err
+		case refused:
+			refusedData = true
 		}
 	}
 	if i > 0 {
@@ -852,15 +872,28 @@ func (l *Link) drainFIFO() error {
 		clear(l.fifo[n:])
 		l.fifo = l.fifo[:n]
 	}
-	return reset
+	return reset, refusedData
 }
 
 // deliver moves s to the reader. Lock held.
 func (l *Link) deliver(s *segment) outcome {
 	if l.rerr != nil || l.rclosed != nil {
+		out := pending
+		if s.kind == segData && l.rclosed != nil {
+			out = refused
+		}
 		l.used -= s.reserve
 		freeSegment(s)
-		return pending
+		return out
+	}
+	if l.cfg.Sink != nil && s.kind == segData {
+		l.stats.Delivered++
+		l.trace(s, KindDeliver)
+		l.cfg.Sink(s.data(), s.addr)
+		l.used -= s.reserve
+		freeSegment(s)
+		signal(l.wwake)
+		return delivered
 	}
 	out := delivered
 	switch s.kind {
@@ -901,4 +934,16 @@ func (l *Link) LastArrival() time.Time {
 		last = maxTime(last, s.at)
 	}
 	return last
+}
+
+// FinReceived reports whether end of stream has reached the reader.
+func (l *Link) FinReceived() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.ready[l.rhead:] {
+		if s.kind == segFin {
+			return true
+		}
+	}
+	return l.finRead
 }

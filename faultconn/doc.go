@@ -1,0 +1,81 @@
+// Package faultconn puts deterministic, seedable network faults on real
+// connections: latency, jitter, bandwidth limits, loss, duplication,
+// reordering, corruption and resets, in tc-netem's vocabulary, on any
+// net.Conn, net.Listener or net.PacketConn.
+//
+// Use it to see how code behaves on a bad network without leaving the test
+// process:
+//
+//	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+//	ln, _ = faultconn.WrapListener(ln, faultconn.Config{
+//		Seed: 42,
+//		Out:  faultconn.Profile{Latency: 50 * time.Millisecond, Jitter: 10 * time.Millisecond, Loss: 0.01},
+//	})
+//	srv := &http.Server{Handler: h}
+//	go srv.Serve(ln)
+//
+// Profiles can also be written as text, the syntax of the harness's
+// -headwind.faults flag:
+//
+//	p, err := faultconn.ParseProfile("latency=50ms jitter=10ms distribution=normal loss=1% bandwidth=1MiB/s")
+//
+// # Fault model
+//
+// A Profile describes one direction. Writes are cut into segments of at
+// most Profile.Segment bytes (the cut depends only on the write sizes and
+// the configuration), each segment's fate is drawn, and it arrives after
+// Latency plus jitter, behind earlier segments at Bandwidth. What loss,
+// duplication, reordering and corruption mean on a byte stream depends on
+// the Mode: in Stream mode (the default, TCP-faithful) lost and corrupted
+// segments are retransmitted after a retransmission timeout (at least
+// 200ms, doubling per consecutive loss up to 120s; after 15
+// retransmissions the connection fails with ETIMEDOUT, 924.6s after the
+// first send with the minimum timeout), duplicates are discarded and
+// reordering becomes head-of-line delay, so the bytes always arrive intact
+// and in order. In Segments mode every fate shows in the bytes: holes,
+// repeats, swaps and flipped bits. Packet conns always behave like
+// Segments, one datagram per write.
+//
+// # Time
+//
+// faultconn takes time from package time only, and every wait is on a
+// channel or a timer, so inside a testing/synctest bubble it runs on the
+// bubble's virtual clock: a 50ms latency is exactly 50ms, and an hour of
+// traffic takes no real time. Real sockets are not durably blocking inside
+// a bubble; wrap both ends of a net.Pipe made inside the bubble instead (or
+// use netsim). Outside a bubble the same code runs in real time.
+//
+// # Determinism
+//
+// Every direction of every conn has its own random stream, seeded from
+// Config.Seed, the conn's Name and the direction. The fates of Out are
+// deterministic: they depend only on the seed, the name and the sizes of
+// the writes. The fates of In depend on how the kernel cut what arrived
+// into reads, which real sockets do not make deterministic; for
+// reproducible faults in both directions wrap both ends and fault their
+// Out directions. Conns from WrapListener and Dialer are named Name#1,
+// Name#2, … in accept or dial order.
+//
+// # Limits
+//
+// Each direction holds at most Config.Window bytes (default 256 KiB) in
+// flight plus delivered-but-unread; a writer beyond it blocks until the
+// reader drains, its deadline, or Close, and a packet conn drops the
+// datagram instead, counting it in Stats. A Trace keeps at most its limit
+// of events (default 65536) and counts what it discarded. A faulted
+// direction of a Conn runs one pump goroutine; a direction with no faults
+// runs none and adds no copy and no allocation. Close waits for what was
+// in flight, at most Linger after it was due.
+//
+// # Errors
+//
+// Errors are what a Linux socket gives: a *net.OpError wrapping
+// os.ErrDeadlineExceeded (Timeout() true) at a deadline, net.ErrClosed after
+// Close, syscall.ECONNRESET after a reset, syscall.ETIMEDOUT when
+// retransmissions gave up, syscall.EPIPE on a write after CloseWrite, and
+// a bare io.EOF at the end of the stream. Errors caused by injected faults
+// also match ErrInjected. An injected reset on a *net.TCPConn closes it
+// with linger 0, so that the real peer sees ECONNRESET too. Invalid
+// configuration is an error naming the field, its value and the valid
+// range.
+package faultconn

@@ -1,0 +1,291 @@
+package netsim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/headwind-go/headwind/faultconn"
+	"github.com/headwind-go/headwind/internal/link"
+)
+
+// Conn is one end of a stream connection between two hosts: a net.Conn
+// with TCP's behaviour and *net.TCPAddr addresses. Each direction is a link
+// with the profile of its pair of hosts. A Conn has no goroutine of its
+// own. It is safe for concurrent use.
+type Conn struct {
+	net           *Network
+	local, remote *Host
+	laddr, raddr  *net.TCPAddr
+	lport         uint16
+	name          string
+	tx, rx        *link.Link
+	peer          *Conn
+
+	closed  atomic.Bool
+	linger0 atomic.Bool // SetLinger(0): Close resets
+	rstSent atomic.Bool // a reset went out for data that reached a closed reader
+}
+
+var _ net.Conn = (*Conn)(nil)
+
+// newPair makes both ends of a connection from client:cport to dst on
+// server, registered with the network.
+func (n *Network) newPair(client, server *Host, cport uint16, dst netip.AddrPort, ord uint64) (c, s *Conn) {
+	name := linkName(client, server, cport, dst, ord)
+	caddr := netip.AddrPortFrom(client.ip, cport)
+	n.mu.Lock()
+	up := n.cfg.linkConfig(name, uint8(faultconn.Out), n)
+	down := n.cfg.linkConfig(name, uint8(faultconn.In), n)
+	up.Blocked = n.blockedFunc(client.name, server.name)
+	down.Blocked = n.blockedFunc(server.name, client.name)
+	upP := toLink(n.profileLocked(client.name, server.name))
+	downP := toLink(n.profileLocked(server.name, client.name))
+	n.mu.Unlock()
+
+	c = &Conn{net: n, local: client, remote: server, laddr: tcpAddr(caddr), raddr: tcpAddr(dst), lport: cport, name: name}
+	s = &Conn{net: n, local: server, remote: client, laddr: tcpAddr(dst), raddr: tcpAddr(caddr), lport: dst.Port(), name: name}
+	c.peer, s.peer = s, c
+	up.OnTimeout = func() { c.rx.AbortReader(link.Injected(syscall.ETIMEDOUT)) }
+	down.OnTimeout = func() { s.rx.AbortReader(link.Injected(syscall.ETIMEDOUT)) }
+	up.OnReset = func(err error) { s.resetArrived(err) }
+	down.OnReset = func(err error) { c.resetArrived(err) }
+	up.OnRefused = s.refuse
+	down.OnRefused = c.refuse
+	c.tx, s.rx = link.New(up, upP), nil
+	c.rx = link.New(down, downP)
+	s.rx, s.tx = c.tx, c.rx
+
+	n.mu.Lock()
+	n.conns[c] = struct{}{}
+	n.conns[s] = struct{}{}
+	server.mu.Lock()
+	server.tcp[dst.Port()]++ // the accepted conn shares the listener's port
+	server.mu.Unlock()
+	n.mu.Unlock()
+	return c, s
+}
+
+func (cfg *Config) linkConfig(name string, dir uint8, n *Network) link.Config {
+	return link.Config{
+		Name:   name,
+		Dir:    dir,
+		Seed:   cfg.Seed,
+		Mode:   link.Mode(cfg.Mode),
+		Window: cfg.Window,
+		Trace:  n.traceSink(),
+	}
+}
+
+// Name returns the stable name of the connection's links,
+// "client:port->server:port#n", where n counts the dials from the client
+// host to that server address.
+func (c *Conn) Name() string { return c.name }
+
+// LocalAddr returns the local address, a *net.TCPAddr.
+func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+
+// RemoteAddr returns the remote address, a *net.TCPAddr.
+func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+
+// Read reads data that has arrived, at most one segment's worth. It blocks
+// until data, end of stream, an error or the read deadline.
+func (c *Conn) Read(b []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, c.opErr("read", net.ErrClosed)
+	}
+	n, err := c.rx.Read(b)
+	return n, c.opErr("read", err)
+}
+
+// Write queues b for the peer and returns, like a kernel send buffer; it
+// blocks only while the window is full.
+func (c *Conn) Write(b []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, c.opErr("write", net.ErrClosed)
+	}
+	n, err := c.tx.Write(b)
+	if err != nil && errors.Is(err, faultconn.ErrInjected) && errors.Is(err, syscall.ECONNRESET) {
+		c.rx.AbortReader(err) // an injected reset kills both directions here
+	}
+	return n, c.opErr("write", err)
+}
+
+// Close closes the connection. The peer reads what was in flight and then
+// io.EOF, as after a FIN; but if data was left unread here (or SetLinger(0)
+// was called), the peer gets a reset instead, as from a Linux stack. Every
+// blocked call returns; later calls fail with net.ErrClosed. Close never
+// blocks and is idempotent.
+func (c *Conn) Close() error {
+	if c.closed.Swap(true) {
+		return c.opErr("close", net.ErrClosed)
+	}
+	unread := c.rx.CloseRead(net.ErrClosed)
+	if unread > 0 || c.linger0.Load() {
+		c.tx.Reset(syscall.ECONNRESET)
+	} else {
+		c.tx.CloseWrite()
+	}
+	c.tx.AbortWriter(net.ErrClosed)
+	c.release()
+	return nil
+}
+
+// CloseWrite shuts down the writing side: the peer reads io.EOF after what
+// was in flight. Later writes fail with EPIPE.
+func (c *Conn) CloseWrite() error {
+	if c.closed.Load() {
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.tx.CloseWrite()
+	return nil
+}
+
+// CloseRead shuts down the reading side: later reads return io.EOF, and
+// data that arrives is answered with a reset, as Linux does.
+func (c *Conn) CloseRead() error {
+	if c.closed.Load() {
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.rx.CloseRead(io.EOF)
+	return nil
+}
+
+// SetDeadline sets both deadlines, as net.Conn says.
+func (c *Conn) SetDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opErr("set", net.ErrClosed)
+	}
+	c.rx.SetReadDeadline(t)
+	c.tx.SetWriteDeadline(t)
+	return nil
+}
+
+// SetReadDeadline sets the read deadline, as net.Conn says.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opErr("set", net.ErrClosed)
+	}
+	c.rx.SetReadDeadline(t)
+	return nil
+}
+
+// SetWriteDeadline sets the write deadline, as net.Conn says.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opErr("set", net.ErrClosed)
+	}
+	c.tx.SetWriteDeadline(t)
+	return nil
+}
+
+// SetLinger with sec == 0 makes Close reset the connection instead of
+// closing it gracefully, as on a TCP socket; other values change nothing.
+func (c *Conn) SetLinger(sec int) error {
+	c.linger0.Store(sec == 0)
+	return nil
+}
+
+// SetNoDelay does nothing: segments are cut by the profile, not by Nagle's
+// algorithm. It exists for code that calls it on TCP conns.
+func (c *Conn) SetNoDelay(bool) error { return nil }
+
+// SetKeepAlive does nothing; it exists for code that calls it on TCP conns.
+func (c *Conn) SetKeepAlive(bool) error { return nil }
+
+// SetKeepAlivePeriod does nothing; it exists for code that calls it.
+func (c *Conn) SetKeepAlivePeriod(time.Duration) error { return nil }
+
+// SetKeepAliveConfig does nothing; it exists for code that calls it.
+func (c *Conn) SetKeepAliveConfig(net.KeepAliveConfig) error { return nil }
+
+// SetReadBuffer does nothing: the window is Config.Window.
+func (c *Conn) SetReadBuffer(int) error { return nil }
+
+// SetWriteBuffer does nothing: the window is Config.Window.
+func (c *Conn) SetWriteBuffer(int) error { return nil }
+
+// Stats returns what has happened on the connection, per direction.
+func (c *Conn) Stats() faultconn.Stats {
+	return faultconn.Stats{Out: faultconn.DirStats(c.tx.Stats()), In: faultconn.DirStats(c.rx.Stats())}
+}
+
+// String describes the connection for failure reports.
+func (c *Conn) String() string {
+	ob, os := c.tx.Queued()
+	ib, is := c.rx.Queued()
+	state := "open"
+	if c.closed.Load() {
+		state = "closed"
+	}
+	return fmt.Sprintf("%s %v->%v %s out: %dB held, %d in flight; in: %dB held, %d in flight",
+		c.name, c.laddr, c.raddr, state, ob, os, ib, is)
+}
+
+// resetArrived runs when a reset from the peer reaches this end: writes
+// fail with EPIPE if the peer had closed first (its FIN was read here), as
+// Linux gives in CLOSE_WAIT, and with ECONNRESET otherwise.
+func (c *Conn) resetArrived(err error) {
+	if c.rx.FinReceived() {
+		err = syscall.EPIPE
+	}
+	c.tx.AbortWriter(err)
+}
+
+// refuse runs when data reaches this end after its reader closed: the
+// stack answers with one reset.
+func (c *Conn) refuse() {
+	if c.rstSent.Swap(true) {
+		return
+	}
+	c.tx.Reset(syscall.ECONNRESET)
+}
+
+// abort resets the connection from this end.
+func (c *Conn) abort() {
+	c.SetLinger(0)
+	c.Close()
+}
+
+// discard drops an end that never became visible (a dial given up).
+func (c *Conn) discard() {
+	c.closed.Store(true)
+	c.tx.Shutdown(net.ErrClosed)
+	c.rx.Shutdown(net.ErrClosed)
+	c.release()
+}
+
+// shutdown fails everything at once: Network.Close.
+func (c *Conn) shutdown() {
+	c.closed.Store(true)
+	c.tx.Shutdown(net.ErrClosed)
+	c.rx.Shutdown(net.ErrClosed)
+	c.release()
+}
+
+// release unregisters the conn and frees its port, once.
+func (c *Conn) release() {
+	n := c.net
+	n.mu.Lock()
+	_, ok := n.conns[c]
+	if ok {
+		delete(n.conns, c)
+		n.total.add(c.tx.Stats())
+	}
+	n.mu.Unlock()
+	if ok {
+		c.local.releaseTCP(c.lport)
+	}
+}
+
+func (c *Conn) opErr(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: err}
+}

@@ -1,0 +1,346 @@
+package netsim
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/headwind-go/headwind/internal/link"
+)
+
+// Ephemeral ports are handed out from this range, in order, per host.
+const (
+	FirstEphemeralPort = 49152
+	LastEphemeralPort  = 65535
+)
+
+// Linux's SYN retries: tcp_syn_retries = 6 retransmissions after the first
+// SYN, 1s apart doubling, so a dial that is never answered fails 127s
+// after it started.
+const (
+	synRetries  = 6
+	synFirstRTO = time.Second
+)
+
+// Host is a named machine on a Network with one IPv4 address. It listens,
+// dials and sends datagrams like the net package does on a real machine.
+// A Host is safe for concurrent use.
+type Host struct {
+	net  *Network
+	name string
+	ip   netip.Addr
+	err  error // the host's name was invalid: every call fails with err
+
+	mu       sync.Mutex // guards the fields below
+	tcp      map[uint16]int
+	lns      map[uint16]*Listener
+	udp      map[uint16]*PacketConn
+	nextPort uint16
+}
+
+func newHost(n *Network, name string, ip netip.Addr) *Host {
+	return &Host{
+		net:      n,
+		name:     name,
+		ip:       ip,
+		tcp:      make(map[uint16]int),
+		lns:      make(map[uint16]*Listener),
+		udp:      make(map[uint16]*PacketConn),
+		nextPort: FirstEphemeralPort,
+	}
+}
+
+// Name returns the host's name.
+func (h *Host) Name() string { return h.name }
+
+// IP returns the host's address.
+func (h *Host) IP() netip.Addr { return h.ip }
+
+// Network returns the network the host is on.
+func (h *Host) Network() *Network { return h.net }
+
+// LookupHost resolves a host name (or an IP address, or "localhost") the
+// way net.Resolver.LookupHost does, for code that resolves before it
+// dials. An unknown name fails with a *net.DNSError whose IsNotFound is
+// true.
+func (h *Host) LookupHost(ctx context.Context, host string) ([]string, error) {
+	if h.err != nil {
+		return nil, h.err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, &net.DNSError{Err: err.Error(), Name: host, IsTimeout: err == context.DeadlineExceeded}
+	}
+	t, ok := h.net.lookup(h, host)
+	if !ok {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	if host == "localhost" {
+		return []string{"127.0.0.1"}, nil
+	}
+	return []string{t.ip.String()}, nil
+}
+
+// Listen announces on the host, like net.Listen: network is "tcp" or
+// "tcp4", address is ":port", "host:port" or "ip:port" naming this host
+// (or "localhost", or 0.0.0.0), and port 0 picks an ephemeral port. The
+// listener queues at most Config.Backlog connections. A port in use fails
+// with EADDRINUSE.
+func (h *Host) Listen(network, address string) (net.Listener, error) {
+	return h.ListenTCP(network, address)
+}
+
+// ListenTCP is Listen returning the *Listener.
+func (h *Host) ListenTCP(network, address string) (*Listener, error) {
+	port, err := h.localPort("listen", network, "tcp", address)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	if port == 0 {
+		port, err = h.ephemeralLocked(h.tcpUsed)
+	} else if h.tcp[port] > 0 {
+		err = syscall.EADDRINUSE
+	}
+	if err != nil {
+		h.mu.Unlock()
+		return nil, &net.OpError{Op: "listen", Net: "tcp", Source: nil, Addr: tcpAddr(netip.AddrPortFrom(h.ip, port)), Err: wrapSys("bind", err)}
+	}
+	l := newListener(h, port)
+	h.tcp[port]++
+	h.lns[port] = l
+	h.mu.Unlock()
+	h.net.mu.Lock()
+	if h.net.closed {
+		h.net.mu.Unlock()
+		l.Close()
+		return nil, &net.OpError{Op: "listen", Net: "tcp", Addr: l.addr, Err: net.ErrClosed}
+	}
+	h.net.lns[l] = struct{}{}
+	h.net.mu.Unlock()
+	return l, nil
+}
+
+// localPort checks a local address for Listen or ListenPacket.
+func (h *Host) localPort(op, network, want, address string) (uint16, error) {
+	if h.err != nil {
+		return 0, h.err
+	}
+	if network != want && network != want+"4" {
+		return 0, &net.OpError{Op: op, Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	host, ps, err := net.SplitHostPort(address)
+	if err != nil {
+		return 0, &net.OpError{Op: op, Net: network, Err: err}
+	}
+	port, err := parsePort(ps)
+	if err != nil {
+		return 0, &net.OpError{Op: op, Net: network, Err: &net.AddrError{Err: err.Error(), Addr: address}}
+	}
+	if host != "" && host != "0.0.0.0" {
+		if t, ok := h.net.lookup(h, host); !ok || t != h {
+			return 0, &net.OpError{Op: op, Net: network, Err: &net.AddrError{Err: "cannot assign requested address: not an address of host " + h.name, Addr: address}}
+		}
+	}
+	return port, nil
+}
+
+func parsePort(s string) (uint16, error) {
+	p, err := strconv.ParseUint(s, 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("invalid port %q (0 to 65535)", s)
+	}
+	return uint16(p), nil
+}
+
+func (h *Host) tcpUsed(p uint16) bool { return h.tcp[p] > 0 }
+func (h *Host) udpUsed(p uint16) bool { _, ok := h.udp[p]; return ok }
+
+// ephemeralLocked picks the next free ephemeral port. h.mu held.
+func (h *Host) ephemeralLocked(used func(uint16) bool) (uint16, error) {
+	for range LastEphemeralPort - FirstEphemeralPort + 1 {
+		p := h.nextPort
+		if h.nextPort == LastEphemeralPort {
+			h.nextPort = FirstEphemeralPort
+		} else {
+			h.nextPort++
+		}
+		if !used(p) {
+			return p, nil
+		}
+	}
+	return 0, syscall.EADDRNOTAVAIL
+}
+
+func (h *Host) releaseTCP(port uint16) {
+	h.mu.Lock()
+	if h.tcp[port]--; h.tcp[port] <= 0 {
+		delete(h.tcp, port)
+	}
+	h.mu.Unlock()
+}
+
+// Dial connects to address, like net.Dial. See DialContext.
+func (h *Host) Dial(network, address string) (net.Conn, error) {
+	return h.DialContext(context.Background(), network, address)
+}
+
+// DialContext connects to address ("host:port" or "ip:port") within ctx,
+// like net.Dialer.DialContext; network is "tcp" or "tcp4". It returns a
+// *Conn after one round trip. An unknown host fails with a *net.DNSError
+// (IsNotFound), a host with nothing listening on the port with
+// ECONNREFUSED. An attempt that goes unanswered (a partition, a full
+// backlog) is retried 1s, 2s, 4s, … after the first, like Linux's SYN
+// retries, and fails with ETIMEDOUT 127s after the dial started, unless ctx
+// ends first.
+func (h *Host) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := h.dial(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (h *Host) dial(ctx context.Context, network, address string) (*Conn, error) {
+	n := h.net
+	opErr := func(addr net.Addr, err error) error {
+		return &net.OpError{Op: "dial", Net: network, Addr: addr, Err: err}
+	}
+	if h.err != nil {
+		return nil, h.err
+	}
+	if network != "tcp" && network != "tcp4" {
+		return nil, opErr(nil, net.UnknownNetworkError(network))
+	}
+	host, ps, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, opErr(nil, err)
+	}
+	port, err := parsePort(ps)
+	if err != nil || port == 0 {
+		return nil, opErr(nil, &net.AddrError{Err: "invalid port", Addr: address})
+	}
+	if host == "" {
+		host = "localhost"
+	}
+	server, ok := n.lookup(h, host)
+	if !ok {
+		return nil, opErr(nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true})
+	}
+	dst := netip.AddrPortFrom(server.ip, port)
+	raddr := tcpAddr(dst)
+
+	h.mu.Lock()
+	cport, err := h.ephemeralLocked(h.tcpUsed)
+	if err == nil {
+		h.tcp[cport]++
+	}
+	h.mu.Unlock()
+	if err != nil {
+		return nil, opErr(raddr, wrapSys("connect", err))
+	}
+	n.mu.Lock()
+	key := dialKey{h.name, dst}
+	n.dials[key]++
+	ord := n.dials[key]
+	fwd := n.profileLocked(h.name, server.name)
+	back := n.profileLocked(server.name, h.name)
+	n.mu.Unlock()
+
+	fail := func(err error) (*Conn, error) {
+		h.releaseTCP(cport)
+		return nil, opErr(raddr, err)
+	}
+	start := time.Now()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	waitUntil := func(t time.Time) error {
+		timer.Reset(time.Until(t))
+		select {
+		case <-timer.C:
+			return nil
+		case <-ctx.Done():
+			return mapCtxErr(ctx.Err())
+		case <-n.done:
+			return net.ErrClosed
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		if err := waitUntil(time.Now().Add(fwd.Latency)); err != nil {
+			return fail(err)
+		}
+		if n.Reachable(h.name, server.name) {
+			l := server.listener(port)
+			if l == nil {
+				if err := waitUntil(time.Now().Add(back.Latency)); err != nil {
+					return fail(err)
+				}
+				return fail(wrapSys("connect", syscall.ECONNREFUSED))
+			}
+			c, s := n.newPair(h, server, cport, dst, ord)
+			if l.enqueue(s) {
+				if err := waitUntil(time.Now().Add(back.Latency)); err != nil {
+					c.abort()
+					return nil, opErr(raddr, err)
+				}
+				return c, nil
+			}
+			c.discard()
+			s.discard()
+		}
+		next := start.Add(synFirstRTO * (1<<(attempt+1) - 1))
+		if err := waitUntil(next); err != nil {
+			return fail(err)
+		}
+		if attempt == synRetries {
+			return fail(wrapSys("connect", link.Injected(syscall.ETIMEDOUT)))
+		}
+	}
+}
+
+// listener returns the listener on port, or nil.
+func (h *Host) listener(port uint16) *Listener {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lns[port]
+}
+
+func (h *Host) removeListener(l *Listener) {
+	h.mu.Lock()
+	if h.lns[l.port] == l {
+		delete(h.lns, l.port)
+	}
+	h.mu.Unlock()
+	h.releaseTCP(l.port)
+}
+
+// mapCtxErr maps a context's error the way the net package does: a
+// deadline becomes an "i/o timeout" whose Timeout is true and which still
+// matches context.DeadlineExceeded.
+func mapCtxErr(err error) error {
+	if err == context.DeadlineExceeded {
+		return errTimeout{}
+	}
+	return err
+}
+
+// errTimeout mirrors the net package's own error for a dial whose context
+// deadline passed, so callers can test it the same ways.
+type errTimeout struct{}
+
+func (errTimeout) Error() string   { return "i/o timeout" }
+func (errTimeout) Timeout() bool   { return true }
+func (errTimeout) Temporary() bool { return true }
+func (errTimeout) Is(target error) bool {
+	return target == context.DeadlineExceeded
+}
+
+// wrapSys wraps errno like the net package does: *os.SyscallError.
+func wrapSys(call string, err error) error {
+	return os.NewSyscallError(call, err)
+}
