@@ -26,6 +26,7 @@ type Conn struct {
 	name          string
 	tx, rx        *link.Link
 	peer          *Conn
+	client        bool // the dialing end
 
 	closed  atomic.Bool
 	linger0 atomic.Bool // SetLinger(0): Close resets
@@ -48,7 +49,7 @@ func (n *Network) newPair(client, server *Host, cport uint16, dst netip.AddrPort
 	downP := toLink(n.profileLocked(server.name, client.name))
 	n.mu.Unlock()
 
-	c = &Conn{net: n, local: client, remote: server, laddr: tcpAddr(caddr), raddr: tcpAddr(dst), lport: cport, name: name}
+	c = &Conn{net: n, local: client, remote: server, laddr: tcpAddr(caddr), raddr: tcpAddr(dst), lport: cport, name: name, client: true}
 	s = &Conn{net: n, local: server, remote: client, laddr: tcpAddr(dst), raddr: tcpAddr(caddr), lport: dst.Port(), name: name}
 	c.peer, s.peer = s, c
 	up.OnTimeout = func() { c.rx.AbortReader(link.Injected(syscall.ETIMEDOUT)) }

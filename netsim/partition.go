@@ -1,6 +1,8 @@
 package netsim
 
 import (
+	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -71,4 +73,28 @@ func (n *Network) blockedFunc(from, to string) func() bool {
 		return nil
 	}
 	return func() bool { return n.part.Load().blocked(from, to) }
+}
+
+// String describes the partition: its groups and isolated hosts.
+func (p *partition) String() string {
+	groups := map[int][]string{}
+	for h, g := range p.group {
+		groups[g] = append(groups[g], h)
+	}
+	var parts []string
+	for g := 1; g <= len(groups)+len(p.group); g++ {
+		if hs, ok := groups[g]; ok {
+			sort.Strings(hs)
+			parts = append(parts, "["+strings.Join(hs, " ")+"]")
+		}
+	}
+	var iso []string
+	for h := range p.isolated {
+		iso = append(iso, h)
+	}
+	sort.Strings(iso)
+	if len(iso) > 0 {
+		parts = append(parts, fmt.Sprintf("isolated %v", iso))
+	}
+	return strings.Join(parts, " ")
 }
