@@ -26,7 +26,8 @@ type Conn struct {
 	name          string
 	tx, rx        *link.Link
 	peer          *Conn
-	client        bool // the dialing end
+	client        bool      // the dialing end
+	created       time.Time // when the dial's SYN arrived
 
 	closed  atomic.Bool
 	linger0 atomic.Bool // SetLinger(0): Close resets
@@ -52,6 +53,7 @@ func (n *Network) newPair(client, server *Host, cport uint16, dst netip.AddrPort
 	c = &Conn{net: n, local: client, remote: server, laddr: tcpAddr(caddr), raddr: tcpAddr(dst), lport: cport, name: name, client: true}
 	s = &Conn{net: n, local: server, remote: client, laddr: tcpAddr(dst), raddr: tcpAddr(caddr), lport: dst.Port(), name: name}
 	c.peer, s.peer = s, c
+	c.created, s.created = time.Now(), time.Now()
 	up.OnTimeout = func() { c.rx.AbortReader(link.Injected(syscall.ETIMEDOUT)) }
 	down.OnTimeout = func() { s.rx.AbortReader(link.Injected(syscall.ETIMEDOUT)) }
 	up.OnReset = func(err error) { s.resetArrived(err) }
@@ -253,11 +255,15 @@ func (c *Conn) abort() {
 	c.Close()
 }
 
-// discard drops an end that never became visible (a dial given up).
-func (c *Conn) discard() {
+// discard drops an end that never became visible (an attempt whose SYN
+// was not taken); freePort says whether its port goes back to the host.
+func (c *Conn) discard(freePort bool) {
 	c.closed.Store(true)
 	c.tx.Shutdown(net.ErrClosed)
 	c.rx.Shutdown(net.ErrClosed)
+	if !freePort {
+		c.lport = 0 // release below leaves the port alone
+	}
 	c.release()
 }
 
@@ -279,7 +285,7 @@ func (c *Conn) release() {
 		n.total.add(c.tx.Stats())
 	}
 	n.mu.Unlock()
-	if ok {
+	if ok && c.lport != 0 {
 		c.local.releaseTCP(c.lport)
 	}
 }
@@ -289,4 +295,14 @@ func (c *Conn) opErr(op string, err error) error {
 		return err
 	}
 	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: err}
+}
+
+// injectReset resets the connection in both directions at once, as an
+// injected fault.
+func (c *Conn) injectReset() {
+	err := link.Injected(syscall.ECONNRESET)
+	c.tx.Reset(err)
+	c.rx.AbortReader(err)
+	c.peer.tx.Reset(err)
+	c.peer.rx.AbortReader(err)
 }

@@ -259,22 +259,32 @@ func (h *Host) dial(ctx context.Context, network, address string) (*Conn, error)
 	start := time.Now()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// waitUntil waits for t. When t comes at the very instant ctx ends or
+	// the network closes, the order is fixed, not left to select: the
+	// network's closing first, then the event, then ctx.
 	waitUntil := func(t time.Time) error {
 		timer.Reset(time.Until(t))
 		select {
 		case <-timer.C:
-			return nil
 		case <-ctx.Done():
-			return mapCtxErr(ctx.Err())
 		case <-n.done:
+		}
+		if n.isClosed() {
 			return net.ErrClosed
 		}
+		if !time.Now().Before(t) {
+			return nil
+		}
+		return mapCtxErr(ctx.Err())
+	}
+	if n.isClosed() {
+		return fail(net.ErrClosed)
 	}
 	for attempt := 0; ; attempt++ {
 		if err := waitUntil(time.Now().Add(fwd.Latency)); err != nil {
 			return fail(err)
 		}
-		if n.Reachable(h.name, server.name) {
+		if n.reachableAt(h.name, server.name, time.Now()) {
 			l := server.listener(port)
 			if l == nil {
 				if err := waitUntil(time.Now().Add(back.Latency)); err != nil {
@@ -290,8 +300,8 @@ func (h *Host) dial(ctx context.Context, network, address string) (*Conn, error)
 				}
 				return c, nil
 			}
-			c.discard()
-			s.discard()
+			c.discard(false) // the dial keeps its port for the next attempt
+			s.discard(true)
 		}
 		next := start.Add(synFirstRTO * (1<<(attempt+1) - 1))
 		if err := waitUntil(next); err != nil {

@@ -84,7 +84,8 @@ type Network struct {
 	cfg  Config
 	done chan struct{} // closed by Close
 
-	part atomic.Pointer[partition] // read by links at every arrival
+	part   atomic.Pointer[partition] // read by links at every arrival
+	partMu sync.Mutex                // serializes changes of part
 
 	mu      sync.Mutex // guards the fields below
 	closed  bool

@@ -4,13 +4,51 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
-// partition is an immutable snapshot of who cannot reach whom; links read
-// it at every arrival through Network.part.
+// partition is an immutable snapshot of who cannot reach whom, in force
+// from since; links read it at every arrival through Network.part.
+//
+// A change made at instant t applies to arrivals after t: an arrival due
+// at exactly t sees the state before it, whichever goroutine the runtime
+// happens to run first. prev keeps the states before, so that this holds
+// even when an arrival is handled after the change.
 type partition struct {
 	group    map[string]int  // host -> group number, from 1; absent: in no group
 	isolated map[string]bool // hosts cut off from every other host
+	since    time.Time
+	prev     *partition
+}
+
+// historyDepth bounds the chain of earlier partition states kept.
+const historyDepth = 8
+
+// at returns the state in force for an arrival at t.
+func (p *partition) at(t time.Time) *partition {
+	for p.prev != nil && !p.since.Before(t) {
+		p = p.prev
+	}
+	return p
+}
+
+// setPartition makes p the state from now on.
+func (n *Network) setPartition(p *partition) {
+	n.partMu.Lock()
+	defer n.partMu.Unlock()
+	p.since = time.Now()
+	p.prev = n.part.Load()
+	q := p
+	for i := 0; q.prev != nil; i++ {
+		if i == historyDepth {
+			q.prev = nil // older states cannot be due any more
+			break
+		}
+		next := *q.prev
+		q.prev = &next
+		q = &next
+	}
+	n.part.Store(p)
 }
 
 // blocked reports whether from cannot reach to.
@@ -36,6 +74,12 @@ func (p *partition) blocked(from, to string) bool {
 // retransmissions (924.6s at the minimum timeout), fail with ETIMEDOUT;
 // datagrams are dropped; dials go unanswered, retry like Linux's SYN
 // retries and time out after 127s.
+//
+// A change made at virtual instant t applies to traffic that arrives after
+// t; what arrives at t itself still sees the state before. (Events at one
+// instant run in an order the Go scheduler picks; this rule keeps a
+// partition's effect the same on every replay. With zero latency, a dial
+// made at the very instant of a Partition still gets through.)
 func (n *Network) Partition(groups ...[]string) {
 	old := n.part.Load()
 	p := &partition{group: make(map[string]int), isolated: old.isolated}
@@ -44,7 +88,7 @@ func (n *Network) Partition(groups ...[]string) {
 			p.group[strings.ToLower(h)] = i + 1
 		}
 	}
-	n.part.Store(p)
+	n.setPartition(p)
 }
 
 // Isolate cuts host off from every other host until Heal.
@@ -55,24 +99,31 @@ func (n *Network) Isolate(host string) {
 		p.isolated[h] = true
 	}
 	p.isolated[strings.ToLower(host)] = true
-	n.part.Store(p)
+	n.setPartition(p)
 }
 
 // Heal ends every partition and isolation: from now on, every transmission
 // gets through (stalled connections recover at their next retransmission).
-func (n *Network) Heal() { n.part.Store(&partition{}) }
+func (n *Network) Heal() { n.setPartition(&partition{}) }
 
-// Reachable reports whether from can reach to now.
+// Reachable reports whether from can reach to under the latest Partition,
+// Isolate or Heal. (Traffic sees a change from the instant after it was
+// made.)
 func (n *Network) Reachable(from, to string) bool {
 	return !n.part.Load().blocked(strings.ToLower(from), strings.ToLower(to))
 }
 
+// reachableAt reports whether something arriving at t gets from from to to.
+func (n *Network) reachableAt(from, to string, t time.Time) bool {
+	return !n.part.Load().at(t).blocked(from, to)
+}
+
 // blockedFunc returns the partition check of the direction from -> to.
-func (n *Network) blockedFunc(from, to string) func() bool {
+func (n *Network) blockedFunc(from, to string) func(time.Time) bool {
 	if from == to {
 		return nil
 	}
-	return func() bool { return n.part.Load().blocked(from, to) }
+	return func(at time.Time) bool { return n.part.Load().at(at).blocked(from, to) }
 }
 
 // String describes the partition: its groups and isolated hosts.
@@ -97,4 +148,25 @@ func (p *partition) String() string {
 		parts = append(parts, fmt.Sprintf("isolated %v", iso))
 	}
 	return strings.Join(parts, " ")
+}
+
+// ResetConns resets every open connection between hosts a and b that was
+// made before this instant, as a middlebox injecting resets would: both
+// ends see ECONNRESET (matching faultconn.ErrInjected) after what had
+// already arrived. It returns how many connections it reset.
+func (n *Network) ResetConns(a, b string) int {
+	a, b = strings.ToLower(a), strings.ToLower(b)
+	now := time.Now()
+	n.mu.Lock()
+	var victims []*Conn
+	for c := range n.conns {
+		if c.client && c.created.Before(now) && (c.local.name == a && c.remote.name == b || c.local.name == b && c.remote.name == a) {
+			victims = append(victims, c)
+		}
+	}
+	n.mu.Unlock()
+	for _, c := range victims {
+		c.injectReset()
+	}
+	return len(victims)
 }

@@ -56,7 +56,7 @@ type Config struct {
 	Window int  // bytes in flight plus unread; 0 means DefaultWindow
 
 	Trace     func(Event) // called with the link's lock held; nil means no trace
-	Blocked   func() bool // a partition: checked at each arrival; nil means never
+	Blocked   func(at time.Time) bool // a partition: checked for each arrival, with its instant; nil means never
 	OnTimeout func()      // retransmissions gave up; called without the lock
 	OnReset   func(error) // a reset reached the reader; called without the lock
 	OnRefused func()      // data reached a closed reader (a TCP stack answers with a reset); called without the lock
@@ -129,6 +129,7 @@ type Link struct {
 	finSent bool
 	finRead bool // the reader has seen end of stream
 	stats   Stats
+	due     callbacks // hooks to run at unlock
 }
 
 // New returns a link with profile p.
@@ -156,30 +157,30 @@ func (l *Link) Name() string { return l.cfg.Name }
 
 // SetProfile changes the faults; they apply from the next segment written.
 func (l *Link) SetProfile(p Profile) {
-	l.mu.Lock()
+	l.lock()
 	l.p = p
-	l.mu.Unlock()
+	l.unlock()
 }
 
 // Profile returns the current faults.
 func (l *Link) Profile() Profile {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.lock()
+	defer l.unlock()
 	return l.p
 }
 
 // Stats returns the link's counters.
 func (l *Link) Stats() Stats {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.lock()
+	defer l.unlock()
 	return l.stats
 }
 
 // Queued returns the window bytes held (in flight plus unread) and the
 // number of segments in flight.
 func (l *Link) Queued() (bytes, segments int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.lock()
+	defer l.unlock()
 	return l.used, len(l.pend) + len(l.fifo) - l.arrivedInFIFO()
 }
 
@@ -285,8 +286,8 @@ func (l *Link) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	defer l.release()
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.lock()
+	defer l.unlock()
 	if l.werr != nil {
 		return 0, l.werr
 	}
@@ -343,12 +344,12 @@ func (l *Link) waitRoom() error {
 	if l.wdl.Passed() {
 		return os.ErrDeadlineExceeded
 	}
-	l.mu.Unlock()
+	l.unlock()
 	select {
 	case <-l.wwake:
 	case <-l.wdl.Wait():
 	}
-	l.mu.Lock()
+	l.lock()
 	if l.werr != nil {
 		return l.werr
 	}
@@ -359,8 +360,8 @@ func (l *Link) waitRoom() error {
 // would take the link over its window is dropped, as a full socket buffer
 // drops it.
 func (l *Link) WriteTo(b []byte, addr net.Addr) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.lock()
+	defer l.unlock()
 	if l.werr != nil {
 		return 0, l.werr
 	}
@@ -430,7 +431,7 @@ func (l *Link) send(p *Profile, f *fate, b []byte, addr net.Addr) {
 		}
 		l.used += s.reserve
 		l.fifo = append(l.fifo, s)
-		if s.fail == 0 && !s.at.After(now) && len(l.fifo) == 1 && l.rclosed == nil && (l.cfg.Blocked == nil || !l.cfg.Blocked()) {
+		if s.fail == 0 && !s.at.After(now) && len(l.fifo) == 1 && l.rclosed == nil && (l.cfg.Blocked == nil || !l.cfg.Blocked(now)) {
 			s.arrived = true
 			l.drainFIFO()
 			return
@@ -475,8 +476,8 @@ func (l *Link) send(p *Profile, f *fate, b []byte, addr net.Addr) {
 // CloseWrite sends end-of-stream after everything written so far; later
 // writes fail with EPIPE. It never blocks.
 func (l *Link) CloseWrite() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.lock()
+	defer l.unlock()
 	if l.finSent || l.werr != nil {
 		return
 	}
@@ -489,8 +490,8 @@ func (l *Link) CloseWrite() {
 // Reset sends a reset after everything written so far (the reader sees
 // err once it has read what arrived before it); writes fail with err.
 func (l *Link) Reset(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.lock()
+	defer l.unlock()
 	l.resetLocked(err)
 }
 
@@ -529,23 +530,23 @@ func (l *Link) control(k segKind, err error) {
 
 // AbortWriter makes writes fail with err from now on.
 func (l *Link) AbortWriter(err error) {
-	l.mu.Lock()
+	l.lock()
 	if l.werr == nil || l.werr == syscall.EPIPE {
 		l.werr = err
 	}
-	l.mu.Unlock()
+	l.unlock()
 	signal(l.wwake)
 }
 
 // AbortReader makes reads fail with err once the data that has arrived is
 // read; nothing more arrives.
 func (l *Link) AbortReader(err error) {
-	l.mu.Lock()
+	l.lock()
 	if l.rerr == nil {
 		l.rerr = err
 	}
 	l.discardPending()
-	l.mu.Unlock()
+	l.unlock()
 	signal(l.rwake)
 	signal(l.wwake)
 }
@@ -554,9 +555,9 @@ func (l *Link) AbortReader(err error) {
 // arriving data is discarded. It returns how many unread bytes were
 // discarded (a TCP stack answers those with a reset).
 func (l *Link) CloseRead(err error) int {
-	l.mu.Lock()
+	l.lock()
 	if l.rclosed != nil {
-		l.mu.Unlock()
+		l.unlock()
 		return 0
 	}
 	l.rclosed = err
@@ -571,7 +572,7 @@ func (l *Link) CloseRead(err error) int {
 	clear(l.ready)
 	l.ready, l.rhead = l.ready[:0], 0
 	l.discardPending()
-	l.mu.Unlock()
+	l.unlock()
 	signal(l.rwake)
 	signal(l.wwake)
 	return unread
@@ -619,8 +620,8 @@ func (l *Link) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 func (l *Link) read(b []byte, packet bool) (int, net.Addr, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.lock()
+	defer l.unlock()
 	for {
 		if l.rclosed != nil {
 			signal(l.rwake)
@@ -672,12 +673,12 @@ func (l *Link) read(b []byte, packet bool) (int, net.Addr, error) {
 		if len(b) == 0 && !packet {
 			return 0, nil, nil
 		}
-		l.mu.Unlock()
+		l.unlock()
 		select {
 		case <-l.rwake:
 		case <-l.rdl.Wait():
 		}
-		l.mu.Lock()
+		l.lock()
 	}
 }
 
@@ -749,40 +750,78 @@ func (l *Link) arm() {
 
 // fire handles every event that is due and re-arms the timer.
 func (l *Link) fire() {
+	l.lock()
+	l.unlock()
+}
+
+// lock takes the lock and brings the link up to the present: every event
+// due by now is handled first, so that what a caller sees depends only on
+// the clock, not on whether the timer's goroutine has run yet (an arrival
+// due at the very instant a deadline passes is always seen first).
+func (l *Link) lock() {
 	l.mu.Lock()
+	l.advance(&l.due)
+}
+
+// unlock releases the lock and runs the front end's hooks that came due.
+func (l *Link) unlock() {
+	cb := l.due
+	l.due = callbacks{}
+	l.mu.Unlock()
+	if cb != (callbacks{}) {
+		l.run(&cb)
+	}
+}
+
+// callbacks are the front end's hooks that events made due; they run
+// without the lock.
+type callbacks struct {
+	timedOut, refused bool
+	reset             error
+}
+
+func (l *Link) run(cb *callbacks) {
+	if cb.timedOut && l.cfg.OnTimeout != nil {
+		l.cfg.OnTimeout()
+	}
+	if cb.reset != nil && l.cfg.OnReset != nil {
+		l.cfg.OnReset(cb.reset)
+	}
+	if cb.refused && l.cfg.OnRefused != nil {
+		l.cfg.OnRefused()
+	}
+	*cb = callbacks{}
+}
+
+// advance handles every event due by now and re-arms the timer. Lock held.
+func (l *Link) advance(cb *callbacks) {
+	if len(l.pend) == 0 {
+		return
+	}
 	now := time.Now()
-	var timedOut, wasRefused bool
-	var reset error
+	if l.pend[0].at.After(now) {
+		return
+	}
 	for len(l.pend) > 0 && !l.pend[0].at.After(now) {
 		s := l.pop()
 		err := s.err // s may be freed by arrive
 		switch l.arrive(s) {
 		case gaveUp:
-			timedOut = true
+			cb.timedOut = true
 		case gotReset:
-			reset = err
+			cb.reset = err
 		case refused:
-			wasRefused = true
+			cb.refused = true
 		}
 	}
 	if l.cfg.Mode == Stream {
 		r, ref := l.drainFIFO()
 		if r != nil {
-			reset = r
+			cb.reset = r
 		}
-		wasRefused = wasRefused || ref
+		cb.refused = cb.refused || ref
 	}
 	l.arm()
-	l.mu.Unlock()
-	if timedOut && l.cfg.OnTimeout != nil {
-		l.cfg.OnTimeout()
-	}
-	if reset != nil && l.cfg.OnReset != nil {
-		l.cfg.OnReset(reset)
-	}
-	if wasRefused && l.cfg.OnRefused != nil {
-		l.cfg.OnRefused()
-	}
 }
 
 type outcome uint8
@@ -799,7 +838,7 @@ const (
 // transmission. Lock held.
 func (l *Link) arrive(s *segment) outcome {
 	if l.cfg.Mode == Segments {
-		if l.cfg.Blocked != nil && l.cfg.Blocked() {
+		if l.cfg.Blocked != nil && l.cfg.Blocked(s.at) {
 			l.stats.Lost++
 			l.trace(s, KindBlock)
 			l.used -= s.reserve
@@ -836,7 +875,7 @@ func (l *Link) arrive(s *segment) outcome {
 	case s.fail&bit != 0:
 		l.stats.Lost++
 		l.trace(s, KindLose)
-	case l.cfg.Blocked != nil && l.cfg.Blocked():
+	case l.cfg.Blocked != nil && l.cfg.Blocked(s.at):
 		l.stats.Lost++
 		l.trace(s, KindBlock)
 	default:
@@ -919,16 +958,16 @@ func maxTime(a, b time.Time) time.Time {
 
 // WriteErr returns the error writes fail with, or nil.
 func (l *Link) WriteErr() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.lock()
+	defer l.unlock()
 	return l.werr
 }
 
 // LastArrival returns the latest instant at which a queued segment is due
 // to arrive (or give up), or the zero time when nothing is in flight.
 func (l *Link) LastArrival() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.lock()
+	defer l.unlock()
 	var last time.Time
 	for _, s := range l.pend {
 		last = maxTime(last, s.at)
@@ -938,8 +977,8 @@ func (l *Link) LastArrival() time.Time {
 
 // FinReceived reports whether end of stream has reached the reader.
 func (l *Link) FinReceived() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.lock()
+	defer l.unlock()
 	for _, s := range l.ready[l.rhead:] {
 		if s.kind == segFin {
 			return true

@@ -1,0 +1,387 @@
+package harness
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/headwind-go/headwind/faultconn"
+	"github.com/headwind-go/headwind/netsim"
+)
+
+// T is what a Check property gets: rapid's T (draw more values from it, fail
+// with it) plus the case's network, its seed, its trace and the faults the
+// case drew. Fail through T (Fatalf, Errorf, or a panic): rapid then shrinks
+// the case and prints how to replay it.
+type T struct {
+	*rapid.T
+	// Net is the case's network, closed when the property returns.
+	Net *netsim.Network
+	// Seed is the network's seed.
+	Seed uint64
+	// Trace records every segment of the case.
+	Trace *faultconn.Trace
+	// Faults is the default profile drawn for the case.
+	Faults faultconn.Profile
+	// Schedule is the nemesis schedule drawn for the case.
+	Schedule Schedule
+
+	opts    Options
+	healed  chan struct{}
+	mu      sync.Mutex // guards log
+	log     []string   // what the nemesis did
+	nemDone chan struct{}
+}
+
+// Options tunes Check. The zero value means the defaults of every field.
+type Options struct {
+	// Faults bounds the default profile drawn for each case: every
+	// duration and probability is drawn between zero and its value here,
+	// Bandwidth is unlimited or between Faults.Bandwidth/100 and
+	// Faults.Bandwidth, Segment between 0 (no cutting) and its value, and
+	// Distribution is any up to its value. The zero value means
+	// DefaultFaults.
+	Faults faultconn.Profile
+	// Mode is the networks' mode; the zero value is Stream.
+	Mode faultconn.Mode
+	// Duration is the virtual time the nemesis schedule spans; at its end
+	// the nemesis heals everything. Zero means 10s.
+	Duration time.Duration
+	// MaxSteps is the most nemesis steps per case; zero means 6, and a
+	// negative value turns the nemesis off.
+	MaxSteps int
+}
+
+// DefaultFaults bounds the faults Check draws when Options.Faults is zero:
+// up to 100ms latency and 20ms jitter, 5% loss, duplication and reordering,
+// 1% corruption, segments of up to 1460 bytes.
+var DefaultFaults = faultconn.Profile{
+	Latency:      100 * time.Millisecond,
+	Jitter:       20 * time.Millisecond,
+	Distribution: faultconn.ParetoNormal,
+	Loss:         0.05,
+	Duplicate:    0.05,
+	Reorder:      0.05,
+	Corrupt:      0.01,
+	Segment:      1460,
+}
+
+func (o Options) withDefaults() Options {
+	if o.Faults == (faultconn.Profile{}) {
+		o.Faults = DefaultFaults
+	}
+	if o.Duration == 0 {
+		o.Duration = 10 * time.Second
+	}
+	if o.MaxSteps == 0 {
+		o.MaxSteps = 6
+	}
+	return o
+}
+
+// Check checks a property over generated bad networks: it runs body as a
+// rapid property, each case in its own testing/synctest bubble with its
+// own netsim.Network, whose seed, default profile (within DefaultFaults)
+// and nemesis schedule (partitions, heals, isolations, link degradations
+// and resets of live connections, over 10s of virtual time) are drawn by
+// rapid, so a failing case shrinks to the smallest faults and the
+// shortest schedule that still fail. The failure output gives rapid's
+// replay command (-rapid.seed or a failfile) and the decoded faults and
+// schedule in readable form.
+func Check(t *testing.T, body func(t *T)) {
+	t.Helper()
+	CheckWith(t, Options{}, body)
+}
+
+// CheckWith is Check with options.
+func CheckWith(t *testing.T, opts Options, body func(t *T)) {
+	t.Helper()
+	opts = opts.withDefaults()
+	if err := opts.Faults.Validate(); err != nil {
+		t.Fatalf("harness: Options.Faults: %v", err)
+	}
+	rapid.Check(t, func(rt *rapid.T) {
+		rapid.SyncTest(rt, func(rt *rapid.T) {
+			runCase(rt, opts, body)
+		})
+	})
+}
+
+// runCase draws one case and runs body on it. It runs inside the bubble.
+func runCase(rt *rapid.T, opts Options, body func(t *T)) {
+	ht := drawCase(rt, opts)
+	tr := faultconn.NewTrace(TraceLimit)
+	n, err := netsim.New(netsim.Config{Seed: ht.Seed, Default: ht.Faults, Mode: opts.Mode, Trace: tr})
+	if err != nil {
+		rt.Fatalf("harness: %v", err)
+	}
+	ht.Net, ht.Trace = n, tr
+	rt.Logf("headwind: case faults: %v", ht.Faults)
+	rt.Logf("headwind: case schedule: %v", ht.Schedule)
+	go ht.nemesis()
+	defer func() {
+		r := recover()
+		n.Close()
+		<-ht.nemDone
+		if r != nil || rt.Failed() {
+			rt.Log(failureReport(rt.Name(), ht.Seed, ht.Faults.String(), n, tr,
+				append([]string{"nemesis did: " + ht.nemesisLog(), "network: " + strings.TrimSpace(n.Dump())}, "(replay the case with rapid's command above)")))
+		}
+		if r != nil {
+			panic(r)
+		}
+	}()
+	body(ht)
+}
+
+func drawCase(rt *rapid.T, opts Options) *T {
+	ht := &T{T: rt, opts: opts, healed: make(chan struct{}), nemDone: make(chan struct{})}
+	ht.Seed = rapid.Uint64().Draw(rt, "seed")
+	ht.Faults = DrawProfile(rt, opts.Faults)
+	ht.Schedule = drawSchedule(rt, opts)
+	return ht
+}
+
+// DrawProfile draws a profile within bound, shrinking towards the perfect
+// link: every duration and probability between zero and its value in
+// bound, Bandwidth unlimited or between bound.Bandwidth/100 and
+// bound.Bandwidth, Segment between 0 and bound.Segment, and Distribution up
+// to bound.Distribution. Burst and Reset are drawn as well when bound has
+// them.
+func DrawProfile(rt *rapid.T, bound faultconn.Profile) faultconn.Profile {
+	var p faultconn.Profile
+	dur := func(name string, m time.Duration) time.Duration {
+		if m <= 0 {
+			return 0
+		}
+		return time.Duration(rapid.Int64Range(0, int64(m)).Draw(rt, name))
+	}
+	prob := func(name string, m float64) float64 {
+		if m <= 0 {
+			return 0
+		}
+		return rapid.Float64Range(0, m).Draw(rt, name)
+	}
+	p.Latency = dur("latency", bound.Latency)
+	p.Jitter = dur("jitter", bound.Jitter)
+	if bound.Distribution > 0 && p.Jitter > 0 {
+		p.Distribution = faultconn.Distribution(rapid.IntRange(0, int(bound.Distribution)).Draw(rt, "distribution"))
+	}
+	if p.Jitter > 0 {
+		p.Correlation = prob("correlation", bound.Correlation)
+	}
+	if bound.Bandwidth > 0 && rapid.Bool().Draw(rt, "limit bandwidth") {
+		p.Bandwidth = rapid.Int64Range(max(bound.Bandwidth/100, 1), bound.Bandwidth).Draw(rt, "bandwidth")
+	}
+	if bound.Burst != nil {
+		if rapid.Bool().Draw(rt, "burst loss") {
+			p.Burst = &faultconn.GilbertElliott{
+				P: prob("burst p", bound.Burst.P), R: rapid.Float64Range(bound.Burst.R/10, bound.Burst.R).Draw(rt, "burst r"),
+				BadLoss: prob("burst badloss", bound.Burst.BadLoss), GoodLoss: prob("burst goodloss", bound.Burst.GoodLoss),
+			}
+		}
+	}
+	if p.Burst == nil {
+		p.Loss = prob("loss", bound.Loss)
+	}
+	p.Duplicate = prob("duplicate", bound.Duplicate)
+	p.Reorder = prob("reorder", bound.Reorder)
+	p.Corrupt = prob("corrupt", bound.Corrupt)
+	if bound.Segment > 0 {
+		p.Segment = rapid.IntRange(0, bound.Segment).Draw(rt, "segment")
+	}
+	p.Reset = prob("reset", bound.Reset)
+	return p
+}
+
+// StepKind is what a nemesis step does.
+type StepKind int
+
+const (
+	// StepPartition splits the hosts in two groups by a drawn mask.
+	StepPartition StepKind = iota
+	// StepIsolate cuts one host off from all others.
+	StepIsolate
+	// StepDegrade sets the profile of one direction between two hosts.
+	StepDegrade
+	// StepReset resets every live connection between two hosts.
+	StepReset
+	// StepHeal ends partitions and isolations.
+	StepHeal
+)
+
+var stepNames = [...]string{"partition", "isolate", "degrade", "reset", "heal"}
+
+func (k StepKind) String() string {
+	if k >= 0 && int(k) < len(stepNames) {
+		return stepNames[k]
+	}
+	return fmt.Sprintf("StepKind(%d)", int(k))
+}
+
+// Offset is added to the instant of every nemesis step, which are whole
+// milliseconds otherwise. Events at the same virtual instant run in an
+// order the Go scheduler chooses; the odd offset keeps the nemesis off the
+// round instants of the system's own timers (timeouts, backoffs,
+// retransmissions), so that a schedule replays the same way every time.
+const Offset = 777 * time.Nanosecond
+
+// Step is one nemesis action. Hosts are chosen when the step runs, from
+// the network's hosts sorted by name (the body creates them), by index
+// modulo their number, so a schedule means the same thing on every replay.
+type Step struct {
+	At      time.Duration // since the case began
+	Kind    StepKind
+	Mask    uint64            // StepPartition: bit i set puts host i in the first group
+	A, B    int               // host indices for isolate, degrade, reset
+	Profile faultconn.Profile // StepDegrade
+}
+
+// Schedule is a nemesis schedule: steps in time order, then a final heal.
+type Schedule struct {
+	Steps []Step
+	End   time.Duration // when everything is healed
+}
+
+func (s Schedule) String() string {
+	if len(s.Steps) == 0 {
+		return "no nemesis"
+	}
+	var parts []string
+	for _, st := range s.Steps {
+		d := fmt.Sprintf("at %v %v", st.At, st.Kind)
+		switch st.Kind {
+		case StepPartition:
+			d += fmt.Sprintf(" mask %#b", st.Mask)
+		case StepIsolate:
+			d += fmt.Sprintf(" host #%d", st.A)
+		case StepDegrade:
+			d += fmt.Sprintf(" #%d->#%d %v", st.A, st.B, st.Profile)
+		case StepReset:
+			d += fmt.Sprintf(" #%d<->#%d", st.A, st.B)
+		}
+		parts = append(parts, d)
+	}
+	return strings.Join(parts, "; ") + fmt.Sprintf("; at %v heal all", s.End)
+}
+
+func drawSchedule(rt *rapid.T, opts Options) Schedule {
+	s := Schedule{End: opts.Duration + Offset}
+	if opts.MaxSteps < 0 {
+		return s
+	}
+	k := rapid.IntRange(0, opts.MaxSteps).Draw(rt, "nemesis steps")
+	for i := range k {
+		ms := rapid.Int64Range(0, int64(opts.Duration/time.Millisecond)).Draw(rt, fmt.Sprintf("step %d at (ms)", i))
+		st := Step{
+			At:   time.Duration(ms)*time.Millisecond + Offset,
+			Kind: StepKind(rapid.IntRange(0, int(StepHeal)).Draw(rt, fmt.Sprintf("step %d kind", i))),
+		}
+		switch st.Kind {
+		case StepPartition:
+			st.Mask = rapid.Uint64().Draw(rt, fmt.Sprintf("step %d mask", i))
+		case StepIsolate:
+			st.A = rapid.IntRange(0, 63).Draw(rt, fmt.Sprintf("step %d host", i))
+		case StepDegrade, StepReset:
+			st.A = rapid.IntRange(0, 63).Draw(rt, fmt.Sprintf("step %d from", i))
+			st.B = rapid.IntRange(0, 63).Draw(rt, fmt.Sprintf("step %d to", i))
+			if st.Kind == StepDegrade {
+				st.Profile = DrawProfile(rt, opts.Faults)
+			}
+		}
+		s.Steps = append(s.Steps, st)
+	}
+	sort.SliceStable(s.Steps, func(i, j int) bool { return s.Steps[i].At < s.Steps[j].At })
+	return s
+}
+
+// Healed returns a channel closed when the nemesis has run its schedule and
+// healed everything: wait on it before checking that the system recovered.
+func (t *T) Healed() <-chan struct{} { return t.healed }
+
+// nemesis runs the schedule on virtual time until its end or until the
+// network closes.
+func (t *T) nemesis() {
+	defer close(t.nemDone)
+	start := time.Now()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	wait := func(at time.Duration) bool {
+		timer.Reset(time.Until(start.Add(at)))
+		select {
+		case <-timer.C:
+			return true
+		case <-t.Net.Done():
+			return false
+		}
+	}
+	for _, st := range t.Schedule.Steps {
+		if !wait(st.At) {
+			return
+		}
+		t.apply(st)
+	}
+	if !wait(t.Schedule.End) {
+		return
+	}
+	t.Net.Heal()
+	t.logf("at %v heal all", t.Schedule.End)
+	close(t.healed)
+}
+
+func (t *T) apply(st Step) {
+	hosts := t.Net.Hosts()
+	if len(hosts) < 2 {
+		t.logf("at %v %v: skipped (fewer than 2 hosts)", st.At, st.Kind)
+		return
+	}
+	a, b := hosts[st.A%len(hosts)], hosts[st.B%len(hosts)]
+	switch st.Kind {
+	case StepPartition:
+		var g1, g2 []string
+		for i, h := range hosts {
+			if st.Mask&(1<<(i%64)) != 0 {
+				g1 = append(g1, h)
+			} else {
+				g2 = append(g2, h)
+			}
+		}
+		t.Net.Partition(g1, g2)
+		t.logf("at %v partition %v | %v", st.At, g1, g2)
+	case StepIsolate:
+		t.Net.Isolate(a)
+		t.logf("at %v isolate %s", st.At, a)
+	case StepDegrade:
+		if a == b {
+			b = hosts[(st.B+1)%len(hosts)]
+		}
+		t.Net.SetLink(a, b, st.Profile)
+		t.logf("at %v degrade %s->%s to %v", st.At, a, b, st.Profile)
+	case StepReset:
+		k := t.Net.ResetConns(a, b)
+		t.logf("at %v reset %d conns between %s and %s", st.At, k, a, b)
+	case StepHeal:
+		t.Net.Heal()
+		t.logf("at %v heal", st.At)
+	}
+}
+
+func (t *T) logf(format string, args ...any) {
+	t.mu.Lock()
+	t.log = append(t.log, fmt.Sprintf(format, args...))
+	t.mu.Unlock()
+}
+
+func (t *T) nemesisLog() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.log) == 0 {
+		return "nothing"
+	}
+	return strings.Join(t.log, "; ")
+}

@@ -1,0 +1,59 @@
+package harness
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+
+	"github.com/headwind-go/headwind/faultconn"
+)
+
+// The harness's flags. Each has an environment twin, used when the flag is
+// not given, so that a whole existing suite can be re-run under faults:
+//
+//	go test ./... -headwind.faults='latency=50ms loss=1%'
+//	HEADWIND_FAULTS='latency=50ms loss=1%' go test ./...
+var (
+	seedFlag   = flag.String("headwind.seed", "", "headwind: network seed to replay (env HEADWIND_SEED); empty means a fresh random seed per run")
+	faultsFlag = flag.String("headwind.faults", "", "headwind: default link profile of every harness network, in faultconn.ParseProfile syntax (env HEADWIND_FAULTS)")
+	traceFlag  = flag.String("headwind.trace", "", "headwind: directory to write the full trace of failing runs to, as text and JSON lines (env HEADWIND_TRACE)")
+)
+
+func setting(f *string, env string) string {
+	if *f != "" {
+		return *f
+	}
+	return os.Getenv(env)
+}
+
+// seed returns the seed given by -headwind.seed or HEADWIND_SEED, or a
+// fresh random one; given reports which.
+func seed() (s uint64, given bool, err error) {
+	v := setting(seedFlag, "HEADWIND_SEED")
+	if v == "" {
+		return rand.Uint64(), false, nil
+	}
+	s, err = strconv.ParseUint(v, 0, 64)
+	if err != nil {
+		return 0, true, fmt.Errorf("harness: -headwind.seed %q: not an unsigned 64-bit integer", v)
+	}
+	return s, true, nil
+}
+
+// faults returns the profile given by -headwind.faults or HEADWIND_FAULTS
+// (the zero profile if neither is set) and its spec.
+func faults() (faultconn.Profile, string, error) {
+	v := setting(faultsFlag, "HEADWIND_FAULTS")
+	if v == "" {
+		return faultconn.Profile{}, "", nil
+	}
+	p, err := faultconn.ParseProfile(v)
+	if err != nil {
+		return p, v, fmt.Errorf("harness: -headwind.faults: %w", err)
+	}
+	return p, v, nil
+}
+
+func traceDir() string { return setting(traceFlag, "HEADWIND_TRACE") }

@@ -1,0 +1,235 @@
+package harness
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/headwind-go/headwind/netsim"
+)
+
+// Sampler records the peak live heap and goroutine count of the process
+// while a scenario runs, sampling at ticks of (virtual, inside a bubble)
+// time. Each sample forces a garbage collection, so that it measures live
+// memory, not garbage: keep the interval coarse. Memory and goroutine
+// counts are process-wide: do not run anything else (parallel tests) while
+// sampling. A Sampler is safe for concurrent use.
+type Sampler struct {
+	interval time.Duration
+	stop     chan struct{}
+	done     chan struct{}
+
+	mu   sync.Mutex // guards peak
+	peak Usage
+}
+
+// Usage is what a Sampler measured.
+type Usage struct {
+	Heap       uint64 // peak live heap, bytes
+	Goroutines int    // peak number of goroutines
+	Samples    int
+}
+
+func (u Usage) String() string {
+	return fmt.Sprintf("peak heap %s, peak goroutines %d (%d samples)", bytesString(u.Heap), u.Goroutines, u.Samples)
+}
+
+// StartSampler starts sampling every interval (zero means 100ms) until
+// Stop. Start it inside the bubble the scenario runs in.
+func StartSampler(interval time.Duration) *Sampler {
+	if interval <= 0 {
+		interval = 100 * time.Millisecond
+	}
+	s := &Sampler{interval: interval, stop: make(chan struct{}), done: make(chan struct{})}
+	s.Sample()
+	go s.run()
+	return s
+}
+
+func (s *Sampler) run() {
+	defer close(s.done)
+	tick := time.NewTicker(s.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			s.Sample()
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// Sample takes one sample now; call it at the moments of peak load the
+// ticks might miss.
+func (s *Sampler) Sample() {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	g := runtime.NumGoroutine()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.peak.Heap = max(s.peak.Heap, ms.HeapAlloc)
+	s.peak.Goroutines = max(s.peak.Goroutines, g)
+	s.peak.Samples++
+}
+
+// Stop takes a last sample, stops sampling and returns the peaks.
+func (s *Sampler) Stop() Usage {
+	s.Sample()
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak
+}
+
+// Bound says how a scenario's memory may grow with its load.
+type Bound struct {
+	// Load is the base load N handed to the scenario; zero means 100.
+	Load int
+	// Factor k: the scenario also runs at k·N. Zero means 10.
+	Factor int
+	// Slack is how much more memory k·N may use than N, as a fraction:
+	// 0.5 allows 1.5 times as much. Zero means 0.5. Memory that grows in
+	// proportion to the load is exactly what this check exists to catch.
+	Slack float64
+	// Floor is an absolute allowance in bytes added to the limit, so that
+	// noise in tiny scenarios does not fail them. Zero means 1 MiB.
+	Floor uint64
+	// GoroutineSlack is how many more goroutines k·N may peak at than N.
+	// Zero means 0 (a negative value disables the goroutine check).
+	GoroutineSlack int
+	// Interval is the sampling interval in virtual time; zero means 100ms.
+	Interval time.Duration
+}
+
+func (b Bound) withDefaults() Bound {
+	if b.Load == 0 {
+		b.Load = 100
+	}
+	if b.Factor == 0 {
+		b.Factor = 10
+	}
+	if b.Slack == 0 {
+		b.Slack = 0.5
+	}
+	if b.Floor == 0 {
+		b.Floor = 1 << 20
+	}
+	return b
+}
+
+// BoundResult is what MeasureBounded measured: the growth above the
+// baseline at loads N and k·N.
+type BoundResult struct {
+	Bound          Bound
+	Base, Scaled   Usage // peaks at N and k·N, above the idle baseline
+	HeapLimit      uint64
+	GoroutineLimit int
+}
+
+// CheckBounded proves "bounded under overload": it runs scenario at load N
+// and at k·N, each in its own synctest bubble with its own network, samples
+// the peak live heap and goroutines of each, and fails t when k·N needs
+// more than (1+Slack) times the memory of N (plus Floor), or more
+// goroutines than N plus GoroutineSlack. The scenario must generate its
+// load and wait for it to be handled (or refused) before returning.
+//
+// Memory is measured process-wide: do not call CheckBounded from parallel
+// tests.
+func CheckBounded(t *testing.T, b Bound, scenario func(t *testing.T, n *netsim.Network, load int)) {
+	t.Helper()
+	res, err := MeasureBounded(t, b, scenario)
+	t.Logf("harness: %v", res)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// MeasureBounded is CheckBounded returning the failure as an error instead
+// of failing t (which it fails only if the scenario itself fails).
+func MeasureBounded(t *testing.T, b Bound, scenario func(t *testing.T, n *netsim.Network, load int)) (BoundResult, error) {
+	t.Helper()
+	b = b.withDefaults()
+	res := BoundResult{Bound: b}
+	res.Base = measure(t, b, scenario, b.Load)
+	res.Scaled = measure(t, b, scenario, b.Load*b.Factor)
+	res.HeapLimit = uint64(float64(res.Base.Heap)*(1+b.Slack)) + b.Floor
+	res.GoroutineLimit = res.Base.Goroutines + b.GoroutineSlack
+	var problems []string
+	if res.Scaled.Heap > res.HeapLimit {
+		problems = append(problems, fmt.Sprintf("peak heap grew from %s at load %d to %s at load %d, over the limit of %s",
+			bytesString(res.Base.Heap), b.Load, bytesString(res.Scaled.Heap), b.Load*b.Factor, bytesString(res.HeapLimit)))
+	}
+	if b.GoroutineSlack >= 0 && res.Scaled.Goroutines > res.GoroutineLimit {
+		problems = append(problems, fmt.Sprintf("peak goroutines grew from %d at load %d to %d at load %d, over the limit of %d",
+			res.Base.Goroutines, b.Load, res.Scaled.Goroutines, b.Load*b.Factor, res.GoroutineLimit))
+	}
+	if len(problems) > 0 {
+		return res, fmt.Errorf("harness: not bounded under load: %s", joinLines(problems))
+	}
+	return res, nil
+}
+
+// measure runs scenario at load in a bubble and returns its peaks above
+// the idle baseline.
+func measure(t *testing.T, b Bound, scenario func(t *testing.T, n *netsim.Network, load int), load int) Usage {
+	var u Usage
+	synctest.Test(t, func(t *testing.T) {
+		n, err := netsim.New(netsim.Config{Seed: uint64(load)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := StartSampler(b.Interval).Stop()
+		s := StartSampler(b.Interval)
+		func() {
+			defer n.Close()
+			scenario(t, n, load)
+		}()
+		u = s.Stop()
+		u.Heap = sub(u.Heap, base.Heap)
+		u.Goroutines = max(u.Goroutines-base.Goroutines, 0)
+	})
+	return u
+}
+
+func (r BoundResult) String() string {
+	return fmt.Sprintf("bounded check: load %d: %v; load %d: %v; heap limit %s",
+		r.Bound.Load, r.Base, r.Bound.Load*r.Bound.Factor, r.Scaled, bytesString(r.HeapLimit))
+}
+
+func sub(a, b uint64) uint64 {
+	if a < b {
+		return 0
+	}
+	return a - b
+}
+
+func bytesString(n uint64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func joinLines(s []string) string {
+	out := ""
+	for i, l := range s {
+		if i > 0 {
+			out += "; "
+		}
+		out += l
+	}
+	return out
+}
