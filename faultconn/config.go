@@ -115,10 +115,10 @@ type DirStats struct {
 	Segments      uint64 // segments (datagrams) written
 	Bytes         uint64 // bytes written
 	Delivered     uint64 // segments delivered to the reader, copies included
-	Lost          uint64 // transmissions lost (by loss, corruption in Stream mode, or a partition)
+	Lost          uint64 // transmissions lost (by loss or a partition)
 	Duplicated    uint64 // segments duplicated
 	Reordered     uint64 // segments held back
-	Corrupted     uint64 // segments (Stream: transmissions) with a flipped bit
+	Corrupted     uint64 // segments with a flipped bit (Stream mode: transmissions, each then retransmitted)
 	Retransmitted uint64 // retransmissions (Stream mode)
 	Resets        uint64 // resets sent
 	Dropped       uint64 // segments dropped for lack of window or by a closed reader

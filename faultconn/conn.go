@@ -142,6 +142,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 				c.direct.inSeg.Add(1)
 				c.direct.inBytes.Add(uint64(n))
 			}
+			if err != nil && c.closed.Load() {
+				return n, c.opErr("read", net.ErrClosed)
+			}
 			if err == nil || !c.pumpIn.Load() || n > 0 || !isTimeout(err) {
 				return n, err
 			}
@@ -168,6 +171,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 			if n > 0 {
 				c.direct.outSeg.Add(1)
 				c.direct.outBytes.Add(uint64(n))
+			}
+			if err != nil && c.closed.Load() {
+				err = c.opErr("write", net.ErrClosed)
 			}
 			return n, err
 		}
@@ -203,20 +209,39 @@ func (c *Conn) Close() error {
 		c.tx.CloseRead(net.ErrClosed) // nothing more will reach the Out pump
 	}
 	if c.pumpOut.Load() {
-		linger := time.NewTimer(time.Until(c.tx.LastArrival()) + Linger)
-		select {
-		case <-c.outDone:
-		case <-linger.C:
-			c.closeRaw() // the wrapped conn does not take the data: give up on it
-			<-c.outDone
-		}
-		linger.Stop()
+		c.drainOut()
 	}
 	err := c.closeRaw()
 	if c.pumpIn.Load() {
 		<-c.inDone
 	}
 	return err
+}
+
+// drainOut waits for the Out pump to hand what is in flight to the wrapped
+// conn and return. While segments are still on their way (retransmissions
+// included) it waits for them; once all have arrived it gives the wrapped
+// conn Linger to take them, then closes it.
+func (c *Conn) drainOut() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wait, lingering := Linger, true
+		if last := c.tx.LastArrival(); !last.IsZero() {
+			wait, lingering = max(time.Until(last), 0), false
+		}
+		timer.Reset(wait)
+		select {
+		case <-c.outDone:
+			return
+		case <-timer.C:
+			if lingering {
+				c.closeRaw() // the wrapped conn does not take the data: give up on it
+				<-c.outDone
+				return
+			}
+		}
+	}
 }
 
 // CloseWrite shuts down the writing side, like (*net.TCPConn).CloseWrite:
@@ -308,13 +333,14 @@ func (c *Conn) startOut() {
 	if c.pumpOut.Swap(true) {
 		return
 	}
-	c.raw.SetWriteDeadline(time.Time{})
 	go c.outPump()
 }
 
 // startIn hands reads from raw over to the In pump, once. A direct Read in
 // progress is cut short by a past deadline and continues from the pump.
 func (c *Conn) startIn() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.pumpIn.Swap(true) {
 		return
 	}
@@ -327,6 +353,7 @@ func (c *Conn) outPump() {
 	defer close(c.outDone)
 	c.wsem <- struct{}{} // a direct write in progress finishes first
 	<-c.wsem
+	c.raw.SetWriteDeadline(time.Time{}) // the user's deadline is the Out link's now
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := c.tx.Read(buf)
@@ -357,7 +384,9 @@ func (c *Conn) inPump() {
 	defer close(c.inDone)
 	c.rsem <- struct{}{} // a direct read in progress returns first
 	<-c.rsem
-	c.raw.SetReadDeadline(time.Time{})
+	c.mu.Lock()
+	c.raw.SetReadDeadline(time.Time{}) // the user's deadline is the In link's now
+	c.mu.Unlock()
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := c.raw.Read(buf)
@@ -367,6 +396,12 @@ func (c *Conn) inPump() {
 			}
 		}
 		if err != nil {
+			if isTimeout(err) && !c.closed.Load() {
+				c.mu.Lock()
+				c.raw.SetReadDeadline(time.Time{})
+				c.mu.Unlock()
+				continue
+			}
 			if err == io.EOF {
 				c.rx.CloseWrite()
 			} else if !c.closed.Load() {

@@ -75,7 +75,8 @@
 // retransmissions gave up, syscall.EPIPE on a write after CloseWrite, and
 // a bare io.EOF at the end of the stream. Errors caused by injected faults
 // also match ErrInjected. An injected reset on a *net.TCPConn closes it
-// with linger 0, so that the real peer sees ECONNRESET too. Invalid
+// with linger 0, so that the real peer sees ECONNRESET too; other wrapped
+// conns (net.Pipe) can only be closed, so their peer reads io.EOF. Invalid
 // configuration is an error naming the field, its value and the valid
 // range.
 package faultconn

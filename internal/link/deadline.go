@@ -10,9 +10,10 @@ import (
 // past fails at once, the zero time clears it, and it can be re-armed after
 // it expired. The zero value has no deadline. Safe for concurrent use.
 type Deadline struct {
-	mu     sync.Mutex // guards timer and cancel
+	mu     sync.Mutex // guards timer, cancel and at
 	timer  *time.Timer
 	cancel chan struct{} // closed when the deadline passes; nil until needed
+	at     time.Time     // the deadline; zero when none
 }
 
 // Set arms the deadline for t; the zero time clears it.
@@ -23,6 +24,7 @@ func (d *Deadline) Set(t time.Time) {
 		<-d.cancel // the timer fired and closed cancel: wait is over, re-arm
 	}
 	d.timer = nil
+	d.at = t
 	closed := isClosed(d.cancel)
 	if t.IsZero() {
 		if closed || d.cancel == nil {
@@ -56,11 +58,14 @@ func (d *Deadline) Wait() <-chan struct{} {
 	return d.cancel
 }
 
-// Passed reports whether the deadline has passed.
+// Passed reports whether the deadline has passed. It compares with the
+// clock rather than asking the timer, so that at the deadline's very
+// instant the answer does not depend on whether the timer's goroutine has
+// run yet.
 func (d *Deadline) Passed() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return isClosed(d.cancel)
+	return !d.at.IsZero() && !time.Now().Before(d.at)
 }
 
 func isClosed(c chan struct{}) bool {

@@ -627,6 +627,11 @@ func (l *Link) read(b []byte, packet bool) (int, net.Addr, error) {
 			signal(l.rwake)
 			return 0, nil, l.rclosed
 		}
+		if l.rdl.Passed() {
+			// As with sockets, a passed deadline fails the read even
+			// when data is waiting.
+			return 0, nil, os.ErrDeadlineExceeded
+		}
 		if l.rhead < len(l.ready) {
 			s := l.ready[l.rhead]
 			switch s.kind {
@@ -666,9 +671,6 @@ func (l *Link) read(b []byte, packet bool) (int, net.Addr, error) {
 		if l.rerr != nil {
 			signal(l.rwake)
 			return 0, nil, l.rerr
-		}
-		if l.rdl.Passed() {
-			return 0, nil, os.ErrDeadlineExceeded
 		}
 		if len(b) == 0 && !packet {
 			return 0, nil, nil
