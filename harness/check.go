@@ -126,11 +126,20 @@ func runCase(rt *rapid.T, opts Options, body func(t *T)) {
 	go ht.nemesis()
 	defer func() {
 		r := recover()
+		failed := r != nil || rt.Failed()
+		var dump string
+		if failed {
+			dump = strings.TrimSpace(n.Dump())
+		}
 		n.Close()
 		<-ht.nemDone
-		if r != nil || rt.Failed() {
-			rt.Log(failureReport(rt.Name(), ht.Seed, ht.Faults.String(), n, tr,
-				append([]string{"nemesis did: " + ht.nemesisLog(), "network: " + strings.TrimSpace(n.Dump())}, "(replay the case with rapid's command above)")))
+		if failed {
+			rt.Log(failureReport(rt.Name(), ht.Seed, ht.Faults.String(), n, tr, []string{
+				"replay: rapid's -rapid.seed (or -rapid.failfile) command above replays this case",
+				"schedule: " + ht.Schedule.String(),
+				"nemesis did: " + ht.nemesisLog(),
+				"network when it failed:\n    " + strings.ReplaceAll(dump, "\n", "\n    "),
+			}))
 		}
 		if r != nil {
 			panic(r)
@@ -275,27 +284,28 @@ func drawSchedule(rt *rapid.T, opts Options) Schedule {
 	if opts.MaxSteps < 0 {
 		return s
 	}
-	k := rapid.IntRange(0, opts.MaxSteps).Draw(rt, "nemesis steps")
-	for i := range k {
-		ms := rapid.Int64Range(0, int64(opts.Duration/time.Millisecond)).Draw(rt, fmt.Sprintf("step %d at (ms)", i))
+	step := rapid.Custom(func(rt *rapid.T) Step {
+		ms := rapid.Int64Range(0, int64(opts.Duration/time.Millisecond)).Draw(rt, "at (ms)")
 		st := Step{
 			At:   time.Duration(ms)*time.Millisecond + Offset,
-			Kind: StepKind(rapid.IntRange(0, int(StepHeal)).Draw(rt, fmt.Sprintf("step %d kind", i))),
+			Kind: StepKind(rapid.IntRange(0, int(StepHeal)).Draw(rt, "kind")),
 		}
 		switch st.Kind {
 		case StepPartition:
-			st.Mask = rapid.Uint64().Draw(rt, fmt.Sprintf("step %d mask", i))
+			st.Mask = rapid.Uint64().Draw(rt, "mask")
 		case StepIsolate:
-			st.A = rapid.IntRange(0, 63).Draw(rt, fmt.Sprintf("step %d host", i))
+			st.A = rapid.IntRange(0, 63).Draw(rt, "host")
 		case StepDegrade, StepReset:
-			st.A = rapid.IntRange(0, 63).Draw(rt, fmt.Sprintf("step %d from", i))
-			st.B = rapid.IntRange(0, 63).Draw(rt, fmt.Sprintf("step %d to", i))
+			st.A = rapid.IntRange(0, 63).Draw(rt, "from")
+			st.B = rapid.IntRange(0, 63).Draw(rt, "to")
 			if st.Kind == StepDegrade {
 				st.Profile = DrawProfile(rt, opts.Faults)
 			}
 		}
-		s.Steps = append(s.Steps, st)
-	}
+		return st
+	})
+	// A slice shrinks by dropping any step, not only the last drawn.
+	s.Steps = rapid.SliceOfN(step, 0, opts.MaxSteps).Draw(rt, "nemesis")
 	sort.SliceStable(s.Steps, func(i, j int) bool { return s.Steps[i].At < s.Steps[j].At })
 	return s
 }

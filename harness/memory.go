@@ -77,12 +77,13 @@ func (s *Sampler) Sample() {
 	s.peak.Samples++
 }
 
-// Stop takes a last sample, stops sampling and returns the peaks.
+// Stop takes a last sample, stops sampling and returns the peaks. Calling
+// it again only returns the peaks.
 func (s *Sampler) Stop() Usage {
-	s.Sample()
 	select {
 	case <-s.stop:
 	default:
+		s.Sample()
 		close(s.stop)
 	}
 	<-s.done
@@ -141,7 +142,9 @@ type BoundResult struct {
 // the peak live heap and goroutines of each, and fails t when k·N needs
 // more than (1+Slack) times the memory of N (plus Floor), or more
 // goroutines than N plus GoroutineSlack. The scenario must generate its
-// load and wait for it to be handled (or refused) before returning.
+// load and wait for it to be handled (or refused) before returning: the
+// last sample is taken when it returns, before its network is closed, so
+// whatever the system still holds then counts.
 //
 // Memory is measured process-wide: do not call CheckBounded from parallel
 // tests.
@@ -192,9 +195,10 @@ func measure(t *testing.T, b Bound, scenario func(t *testing.T, n *netsim.Networ
 		s := StartSampler(b.Interval)
 		func() {
 			defer n.Close()
+			defer s.Stop() // if the scenario fails
 			scenario(t, n, load)
+			u = s.Stop() // before Close frees what the scenario holds
 		}()
-		u = s.Stop()
 		u.Heap = sub(u.Heap, base.Heap)
 		u.Goroutines = max(u.Goroutines-base.Goroutines, 0)
 	})

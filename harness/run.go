@@ -46,9 +46,16 @@ func Run(t *testing.T, body func(t *testing.T, n *netsim.Network)) {
 			t.Fatal(err)
 		}
 		defer func() {
+			var dump string
+			if t.Failed() {
+				dump = strings.TrimSpace(n.Dump())
+			}
 			n.Close()
 			if t.Failed() {
-				t.Log(failureReport(t.Name(), s, spec, n, tr, nil))
+				t.Log(failureReport(t.Name(), s, spec, n, tr, []string{
+					"replay: " + replayCommand(t.Name(), s, spec),
+					"network when it failed:\n    " + strings.ReplaceAll(dump, "\n", "\n    "),
+				}))
 			}
 		}()
 		body(t, n)
@@ -86,7 +93,6 @@ func failureReport(name string, seed uint64, spec string, n *netsim.Network, tr 
 		shown = "none"
 	}
 	fmt.Fprintf(&b, "  faults: %s\n", shown)
-	fmt.Fprintf(&b, "  replay: %s\n", replayCommand(name, seed, spec))
 	for _, l := range extra {
 		fmt.Fprintf(&b, "  %s\n", l)
 	}

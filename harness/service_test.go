@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/headwind-go/headwind/faultconn"
 	"github.com/headwind-go/headwind/harness"
 	"github.com/headwind-go/headwind/netsim"
 )
@@ -114,3 +115,6 @@ func payProperty(dedupe bool) func(t *harness.T) {
 		}
 	}
 }
+
+// faultProfile is a profile with latency d and nothing else.
+func faultProfile(d time.Duration) faultconn.Profile { return faultconn.Profile{Latency: d} }

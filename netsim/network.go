@@ -262,21 +262,20 @@ func (n *Network) lookup(self *Host, host string) (*Host, bool) {
 	return h, ok
 }
 
-// SetLink sets the profile of the direction from one host to another;
-// existing connections use it from their next segment. It fails, naming
-// the field, on an invalid profile or an unknown host.
+// SetLink sets the profile of the direction from one host to another
+// (which need not exist yet); existing connections use it from their next
+// segment. It fails, naming the field, on an invalid profile or host name.
 func (n *Network) SetLink(from, to string, p faultconn.Profile) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("netsim: SetLink(%q, %q): %w", from, to, err)
 	}
+	for _, h := range []string{from, to} {
+		if err := validName(h); err != nil {
+			return fmt.Errorf("netsim: SetLink(%q, %q): %w", from, to, err)
+		}
+	}
 	from, to = strings.ToLower(from), strings.ToLower(to)
 	n.mu.Lock()
-	_, okf := n.hosts[from]
-	_, okt := n.hosts[to]
-	if !okf || !okt {
-		n.mu.Unlock()
-		return fmt.Errorf("netsim: SetLink(%q, %q): unknown host", from, to)
-	}
 	n.links[pair{from, to}] = p
 	var update []*link.Link
 	for c := range n.conns {

@@ -14,11 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The statistical tests below draw at least statN fates per case and accept
-// a measured rate only within sigmas standard errors of the expected value.
-// The seeds are fixed, so the tests are deterministic; at 5σ a different
-// seed would fail with probability below 1e-6 per check, while a fault
-// that is ignored, doubled or off by a few percent is many σ away.
+// The statistical tests below draw at least statN fates per case (see
+// writeN for the race detector) and accept a measured rate only within
+// sigmas standard errors of the expected value. The seeds are fixed, so the
+// tests are deterministic; at 5σ another seed would fail with probability
+// below 1e-6 per check, while a fault that is ignored, doubled or off by a
+// few percent is many σ away.
 const (
 	statN  = 200_000
 	sigmas = 5
@@ -86,17 +87,6 @@ func transfer(t *testing.T, l *Link, data []byte) (got []byte, reads []span) {
 	}
 	require.NoError(t, <-errc)
 	return got, reads
-}
-
-// isSubsequence reports whether sub is a subsequence of s.
-func isSubsequence(sub, s []byte) bool {
-	i := 0
-	for j := 0; i < len(sub) && j < len(s); j++ {
-		if sub[i] == s[j] {
-			i++
-		}
-	}
-	return i == len(sub)
 }
 
 // hop is the latency of the write-path tests. It is not zero: with zero
@@ -282,8 +272,9 @@ func TestStatsStream(t *testing.T) {
 	}
 }
 
-// TestStatsReset counts resets in the fates draw gives a stream link: a
-// drawn reset ends the link, so the write path cannot measure the rate.
+// TestStatsReset counts the resets among the fates draw decides for a
+// stream link: a reset ends the link, so the write path cannot measure the
+// rate (TestResetEndsWriteAtDrawnSegment ties the two together).
 func TestStatsReset(t *testing.T) {
 	t.Parallel()
 	for _, seed := range seeds() {
@@ -783,6 +774,7 @@ func TestRTO(t *testing.T) {
 		{Profile{Latency: 300 * time.Millisecond}, 600 * time.Millisecond},
 		{Profile{Latency: 100 * time.Millisecond, Jitter: 50 * time.Millisecond}, 400 * time.Millisecond},
 		{Profile{Latency: 59 * time.Second, Jitter: 500 * time.Millisecond}, 120 * time.Second},
+		{Profile{Latency: 61 * time.Second}, 120 * time.Second},
 		{Profile{Latency: time.Hour}, 120 * time.Second},
 	} {
 		require.Equal(t, c.want, RTO(c.p), "%+v", c.p)
@@ -793,8 +785,7 @@ func TestRTO(t *testing.T) {
 // at once does not start a goroutine per segment. Link.arm resets the timer
 // on every push; when the earliest arrival is already due, each reset fires
 // the AfterFunc again, and each firing is a goroutine that blocks on the
-// lock the writer holds (20000 segments made 20004 goroutines; the race
-// detector dies at 8128).
+// lock the writer holds (20000 segments made 20004 goroutines).
 func TestZeroLatencyWriteGoroutines(t *testing.T) {
 	t.Skip("engine bug: Link.arm re-fires a due timer on every push; remove this skip once fixed")
 	synctest.Test(t, func(t *testing.T) {

@@ -1,0 +1,718 @@
+package harness
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// OpKind is what an operation on a key-value store does. Every key is a
+// register that starts absent.
+type OpKind int
+
+const (
+	// OpGet reads Op.Key; Result.Value and Result.Found are what it read.
+	OpGet OpKind = iota
+	// OpPut sets Op.Key to Op.Value; its Result is ignored.
+	OpPut
+	// OpDelete removes Op.Key; its Result is ignored.
+	OpDelete
+	// OpAppend appends Op.Value to the value of Op.Key (an absent key
+	// counts as ""); its Result is ignored.
+	OpAppend
+	// OpCAS sets Op.Key to Op.Value if it holds Op.Old (present and equal);
+	// Result.OK says whether it did.
+	OpCAS
+)
+
+var opKindNames = [...]string{"get", "put", "delete", "append", "cas"}
+
+func (k OpKind) String() string {
+	if k >= 0 && int(k) < len(opKindNames) {
+		return opKindNames[k]
+	}
+	return fmt.Sprintf("OpKind(%d)", int(k))
+}
+
+// Op is the input of one operation on a key-value store.
+type Op struct {
+	Kind  OpKind
+	Key   string
+	Value string // OpPut and OpAppend: the value written; OpCAS: the new value
+	Old   string // OpCAS: the value the key must hold for the swap
+}
+
+func (o Op) String() string {
+	switch o.Kind {
+	case OpGet, OpDelete:
+		return fmt.Sprintf("%v(%q)", o.Kind, o.Key)
+	case OpCAS:
+		return fmt.Sprintf("cas(%q, %q→%q)", o.Key, o.Old, o.Value)
+	}
+	return fmt.Sprintf("%v(%q, %q)", o.Kind, o.Key, o.Value)
+}
+
+// Result is the output of one operation, as the client saw it. Only the
+// fields of the operation's kind are checked: Value and Found for OpGet
+// (Value is ignored when Found is false), OK for OpCAS; OpPut, OpDelete
+// and OpAppend have no output (a response is all they return).
+type Result struct {
+	Value string
+	Found bool
+	OK    bool
+}
+
+// Operation is one recorded operation: who, what, what came back, and
+// when, in the history's logical ticks.
+type Operation struct {
+	Client int // the client's number, as given to Call
+	Op     Op
+	Result Result // meaningful only when the operation returned
+	Call   int64  // tick of the invocation, from 1
+	Return int64  // tick of the response; 0 while pending
+}
+
+// Pending reports whether the operation never returned: its effect may
+// have happened, or not.
+func (o Operation) Pending() bool { return o.Return == 0 }
+
+func (o Operation) String() string {
+	s := o.Op.String()
+	if o.Pending() {
+		return s + " pending"
+	}
+	switch o.Op.Kind {
+	case OpGet:
+		if !o.Result.Found {
+			return s + " → absent"
+		}
+		return s + " → " + strconv.Quote(o.Result.Value)
+	case OpCAS:
+		if o.Result.OK {
+			return s + " → ok"
+		}
+		return s + " → failed"
+	}
+	return s + " → done"
+}
+
+// DefaultHistoryLimit is how many operations a History records when its
+// Limit is zero.
+const DefaultHistoryLimit = 10000
+
+// History records the operations that clients perform on a key-value
+// store, for CheckLinearizable and WriteHTML.
+//
+//	var h harness.History
+//	p := h.Call(1, harness.Op{Kind: harness.OpPut, Key: "x", Value: "1"})
+//	if err := client.Put("x", "1"); err == nil {
+//		p.Return(harness.Result{})
+//	} // else leave it pending: the put may or may not have happened
+//	...
+//	if err := harness.CheckLinearizable(&h); err != nil { t.Fatal(err) }
+//
+// Call Call just before the request leaves the client, and Return just
+// after its response arrived, so that the store acted between the two.
+// An operation whose outcome is unknown (a timeout, a reset, a client
+// that gave up) must not be Returned: it stays pending, and the checker
+// lets it take effect at any point after its call, or never. Returning it
+// with a guessed result would make the check wrong.
+//
+// # Time
+//
+// Time in a History is logical: every Call and every Return takes the
+// next tick of the history's own clock, under its lock, so the ticks form
+// one total order consistent with what really happened: when one
+// operation returned before another was called, in whatever goroutines,
+// its return tick is smaller than the other's call tick. Inside a
+// synctest bubble many operations share one virtual instant, so time.Now
+// could not tell their order; the clock can.
+//
+// # Limits
+//
+// A History records at most Limit operations. Beyond it Call records
+// nothing and returns a handle whose Return does nothing; the overflow is
+// counted, and CheckLinearizable then never reports a pass (see there).
+//
+// The zero value is an empty history ready to use. A History is safe for
+// concurrent use, and so is a Pending.
+type History struct {
+	// Limit is the most operations recorded; zero means
+	// DefaultHistoryLimit. Set it before the first Call.
+	Limit int
+
+	mu       sync.Mutex  // guards the fields below
+	clock    int64       // the last tick handed out
+	ops      []Operation // in call order
+	overflow int         // calls not recorded
+	cut      int64       // the tick of the first call not recorded; 0 if none
+	verdict  *verdict    // of the latest check, for WriteHTML
+}
+
+// Pending is the handle of an operation that was called and has not yet
+// returned. It is safe for concurrent use.
+type Pending struct {
+	h *History // nil if the call overflowed the history
+	i int      // index in h.ops
+}
+
+// Call records the invocation of input by client (any number naming the
+// client, e.g. its goroutine's index) and returns the handle to Return
+// its response with. It does not block, except on the history's lock.
+func (h *History) Call(client int, input Op) *Pending {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.clock++
+	limit := h.Limit
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	if len(h.ops) >= limit {
+		if h.cut == 0 {
+			h.cut = h.clock
+		}
+		h.overflow++
+		return &Pending{}
+	}
+	h.ops = append(h.ops, Operation{Client: client, Op: input, Call: h.clock})
+	return &Pending{h: h, i: len(h.ops) - 1}
+}
+
+// Return records the response of the operation, with what the client got.
+// Only the first Return of an operation counts; on the handle of a call
+// that overflowed the history, Return does nothing.
+func (p *Pending) Return(output Result) {
+	if p == nil || p.h == nil {
+		return
+	}
+	h := p.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.clock++
+	if h.ops[p.i].Return != 0 {
+		return
+	}
+	h.ops[p.i].Return = h.clock
+	h.ops[p.i].Result = output
+}
+
+// Operations returns a copy of the recorded operations, in call order.
+func (h *History) Operations() []Operation {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.ops)
+}
+
+// Overflow returns how many calls were not recorded because the history
+// was full.
+func (h *History) Overflow() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.overflow
+}
+
+func (h *History) snapshot() (ops []Operation, overflow int, cut int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.ops), h.overflow, h.cut
+}
+
+// Defaults of LinearizableOptions.
+const (
+	DefaultMaxStates = 1_000_000
+	DefaultMaxMemory = 256 << 20
+)
+
+// LinearizableOptions bounds CheckLinearizableWith. The zero value means
+// the defaults of every field.
+type LinearizableOptions struct {
+	// MaxStates is the most search states the whole check may try, over
+	// all keys: each is one attempt to place one operation next. Zero
+	// means DefaultMaxStates. The check's time is proportional to it.
+	MaxStates int
+	// MaxMemory is the most bytes the memo table of one key may take
+	// (about ops/8 + 64 + the value's length per visited state); zero
+	// means DefaultMaxMemory.
+	MaxMemory int64
+}
+
+// ErrInconclusive is matched (with errors.Is) by the error of a
+// linearizability check that could not decide: the search hit a bound of
+// LinearizableOptions, or the History overflowed, and no violation was
+// found in what was checked.
+var ErrInconclusive = errors.New("harness: linearizability check inconclusive")
+
+// CheckLinearizable checks that the history is linearizable for a
+// key-value store in which every key is an independent register that
+// starts absent (see OpKind): that each operation can be given one
+// instant between its call and its return (or after its call, or none,
+// if pending) at which it took effect atomically, so that every result
+// the clients saw is what a single copy of the store, applying the
+// operations one at a time in that order, would have answered.
+//
+// It returns nil, a *LinearizabilityError naming every key whose history
+// has no such order, with the key's operations, the longest linearizable
+// prefix found and the operation that could not be placed after it, or an
+// error matching ErrInconclusive when it could not decide. It never
+// reports a pass it did not prove.
+//
+// # Algorithm
+//
+// Linearizability is compositional: a history is linearizable exactly
+// when the history of each key is, so the history is partitioned by key
+// and each key searched on its own. The search is Wing and Gong's
+// backtracking over the call and return events in tick order, with Lowe's
+// memoization: a state is the set of operations linearized so far (a
+// bitset) and the register's value, and a state seen before is not
+// searched again. An operation can be placed next when it was called
+// before every unplaced operation returned; a return reached with its
+// operation unplaced sends the search back. The search succeeds when
+// every returned operation is placed (pending ones may be left out).
+//
+// # Limits
+//
+// The search is exponential in the number of operations that overlap in
+// time on one key, and the check is bounded: LinearizableOptions.MaxStates
+// in total (default one million attempts) and MaxMemory per key. A bound
+// hit leaves the key undecided. When the History overflowed, the
+// operations that returned after the first unrecorded call are checked as
+// if pending (an unrecorded operation may explain their results), which
+// keeps every violation found a real one; but the history was not checked
+// in full, so the check never passes then.
+//
+// CheckLinearizable may run while operations are still being recorded
+// (it checks a snapshot); the verdict is kept for WriteHTML.
+func CheckLinearizable(h *History) error {
+	return CheckLinearizableWith(h, LinearizableOptions{})
+}
+
+// CheckLinearizableWith is CheckLinearizable with bounds.
+func CheckLinearizableWith(h *History, opts LinearizableOptions) error {
+	if opts.MaxStates <= 0 {
+		opts.MaxStates = DefaultMaxStates
+	}
+	if opts.MaxMemory <= 0 {
+		opts.MaxMemory = DefaultMaxMemory
+	}
+	ops, overflow, cut := h.snapshot()
+	byKey := map[string][]Operation{}
+	var bad []string
+	for _, o := range ops {
+		if o.Op.Kind < OpGet || o.Op.Kind > OpCAS {
+			bad = append(bad, fmt.Sprintf("%v of client %d at tick %d", o.Op.Kind, o.Client, o.Call))
+		}
+		if cut > 0 && o.Return > cut {
+			o.Return = 0
+		}
+		byKey[o.Op.Key] = append(byKey[o.Op.Key], o)
+	}
+	if len(bad) > 0 {
+		err := fmt.Errorf("harness: linearizability: %d operations of unknown kind: %s", len(bad), strings.Join(bad, ", "))
+		h.setVerdict(len(ops), err, nil)
+		return err
+	}
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	// Small keys first, so that one hard key cannot eat the budget of
+	// all the easy ones.
+	slices.SortFunc(keys, func(a, b string) int {
+		return cmp.Or(cmp.Compare(len(byKey[a]), len(byKey[b])), cmp.Compare(a, b))
+	})
+	budget := opts.MaxStates
+	var violations []KeyViolation
+	var undecided []string
+	for _, k := range keys {
+		kops := byKey[k]
+		r := linearizeKey(kops, &budget, opts.MaxMemory)
+		switch {
+		case r.undecided != "":
+			undecided = append(undecided, fmt.Sprintf("key %q (%d ops): %s", k, len(kops), r.undecided))
+		case !r.ok:
+			violations = append(violations, KeyViolation{Key: k, Ops: kops, Prefix: r.prefix, Stuck: r.stuck})
+		}
+	}
+	slices.Sort(undecided)
+	slices.SortFunc(violations, func(a, b KeyViolation) int { return cmp.Compare(a.Key, b.Key) })
+	var notes []string
+	if len(undecided) > 0 {
+		notes = append(notes, "undecided: "+strings.Join(undecided, "; "))
+	}
+	if overflow > 0 {
+		notes = append(notes, fmt.Sprintf("the history overflowed its limit of %d operations: %d calls were not recorded (raise History.Limit); "+
+			"operations that returned after the first of them were checked as pending", len(ops), overflow))
+	}
+	var err error
+	switch {
+	case len(violations) > 0:
+		err = &LinearizabilityError{Violations: violations, Keys: len(keys), Ops: len(ops), Notes: notes}
+	case len(notes) > 0:
+		err = fmt.Errorf("%w: %s", ErrInconclusive, strings.Join(notes, "; "))
+	}
+	h.setVerdict(len(ops), err, violations)
+	return err
+}
+
+// LinearizabilityError is the error of a linearizability check that found
+// keys whose history is not linearizable. It is definite: every violation
+// it lists is real, whatever else was left undecided.
+type LinearizabilityError struct {
+	Violations []KeyViolation // every failing key, sorted by key
+	Keys, Ops  int            // keys and operations in the history
+	Notes      []string       // keys left undecided, history overflow
+}
+
+// maxDetailed is how many violations the error's message explains in
+// full; the others are named.
+const maxDetailed = 3
+
+func (e *LinearizabilityError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "harness: not linearizable: %d of %d keys (%d operations recorded)", len(e.Violations), e.Keys, e.Ops)
+	for i, v := range e.Violations {
+		if i == maxDetailed {
+			var rest []string
+			for _, v := range e.Violations[i:] {
+				rest = append(rest, strconv.Quote(v.Key))
+			}
+			fmt.Fprintf(&b, "\nand keys %s", strings.Join(rest, ", "))
+			break
+		}
+		b.WriteString("\n")
+		b.WriteString(v.String())
+	}
+	for _, n := range e.Notes {
+		fmt.Fprintf(&b, "\nnote: %s", n)
+	}
+	return b.String()
+}
+
+// KeyViolation explains why the history of one key is not linearizable.
+type KeyViolation struct {
+	Key string
+	// Ops are the key's operations in call order. Those that returned
+	// after the first call an overflowing History did not record are
+	// pending here.
+	Ops []Operation
+	// Prefix is the longest linearizable prefix the search found: indices
+	// into Ops, in linearization order.
+	Prefix []int
+	// Stuck indexes the operation that could not be placed after Prefix:
+	// of the operations outside it, the first to return, which therefore
+	// had to come next or before.
+	Stuck int
+}
+
+// maxShown is how many operations a violation's explanation lists.
+const maxShown = 40
+
+// String explains the violation: the prefix, the state after it, the
+// operation that could not be placed and why, and the key's operations in
+// real-time order around it, numbered #1… in call order.
+func (v KeyViolation) String() string {
+	var b strings.Builder
+	pending := 0
+	clients := map[int]bool{}
+	for _, o := range v.Ops {
+		clients[o.Client] = true
+		if o.Pending() {
+			pending++
+		}
+	}
+	fmt.Fprintf(&b, "key %q: not linearizable (%d ops, %d pending, %d clients)\n", v.Key, len(v.Ops), pending, len(clients))
+	var st regState
+	var order []string
+	pos := map[int]int{}
+	for k, i := range v.Prefix {
+		st, _ = apply(st, &v.Ops[i])
+		order = append(order, fmt.Sprintf("#%d", i+1))
+		pos[i] = k + 1
+	}
+	fmt.Fprintf(&b, "  longest linearizable prefix: %d ops: %s\n", len(v.Prefix), strings.Join(order, " "))
+	stuck := v.Ops[v.Stuck]
+	fmt.Fprintf(&b, "  after it the key is %v; #%d (client %d, %v, returned at tick %d) cannot be placed: ",
+		st, v.Stuck+1, stuck.Client, stuck, stuck.Return)
+	if _, ok := apply(st, &stuck); !ok {
+		fmt.Fprintf(&b, "it would have seen %s\n", expected(st, stuck.Op))
+	} else {
+		b.WriteString("every way to go on from here fails\n")
+	}
+
+	// Show the operations around the stuck one: from the call of the
+	// earliest of the last few placed and the stuck one, to its return.
+	from := stuck.Call
+	for _, i := range v.Prefix[max(len(v.Prefix)-8, 0):] {
+		from = min(from, v.Ops[i].Call)
+	}
+	var shown []int
+	for i, o := range v.Ops {
+		if o.Call <= stuck.Return && (o.Pending() || o.Return >= from) {
+			shown = append(shown, i)
+		}
+	}
+	if len(shown) > maxShown {
+		shown = shown[len(shown)-maxShown:]
+	}
+	fmt.Fprintf(&b, "  ops in real-time order (ticks call..return; %d of %d shown):\n", len(shown), len(v.Ops))
+	for _, i := range shown {
+		o := v.Ops[i]
+		ret := "…"
+		if !o.Pending() {
+			ret = strconv.FormatInt(o.Return, 10)
+		}
+		mark := ""
+		switch {
+		case i == v.Stuck:
+			mark = "  <- cannot be placed"
+		case pos[i] > 0:
+			mark = fmt.Sprintf("  (prefix %d)", pos[i])
+		}
+		fmt.Fprintf(&b, "    #%-3d client %-3d %6d..%-6s %v%s\n", i+1, o.Client, o.Call, ret, o, mark)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// regState is the model: one register.
+type regState struct {
+	value string
+	found bool
+}
+
+func (s regState) String() string {
+	if !s.found {
+		return "absent"
+	}
+	return strconv.Quote(s.value)
+}
+
+// hash is FNV-1a over the state.
+func (s regState) hash() uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s.value); i++ {
+		h = (h ^ uint64(s.value[i])) * 1099511628211
+	}
+	if s.found {
+		h = (h ^ 0xff) * 1099511628211
+	}
+	return h
+}
+
+// apply returns the state after o, taking effect in state s, and whether
+// o's result (if it returned) agrees with s.
+func apply(s regState, o *Operation) (regState, bool) {
+	pending := o.Pending()
+	switch o.Op.Kind {
+	case OpGet:
+		return s, pending || o.Result.Found == s.found && (!s.found || o.Result.Value == s.value)
+	case OpPut:
+		return regState{o.Op.Value, true}, true
+	case OpDelete:
+		return regState{}, true
+	case OpAppend:
+		return regState{s.value + o.Op.Value, true}, true
+	case OpCAS:
+		swap := s.found && s.value == o.Op.Old
+		if !pending && o.Result.OK != swap {
+			return s, false
+		}
+		if swap {
+			return regState{o.Op.Value, true}, true
+		}
+		return s, true
+	}
+	return s, false
+}
+
+// expected describes the result op would have had in state s.
+func expected(s regState, op Op) string {
+	if op.Kind == OpCAS {
+		if s.found && s.value == op.Old {
+			return "ok"
+		}
+		return "failed"
+	}
+	return s.String()
+}
+
+// node is a call or return event in the doubly linked list the search
+// walks; head is a sentinel. Lifting unlinks a node and unlift relinks
+// it from its own pointers, which works when done in reverse order.
+type node struct {
+	op         int   // index into the key's operations
+	call       bool  // a call event, else a return
+	ret        *node // of a call: its operation's return, nil if pending
+	prev, next *node
+}
+
+func (n *node) lift() {
+	n.prev.next = n.next
+	if n.next != nil {
+		n.next.prev = n.prev
+	}
+}
+
+func (n *node) unlift() {
+	n.prev.next = n
+	if n.next != nil {
+		n.next.prev = n
+	}
+}
+
+type memoEntry struct {
+	bits []uint64
+	st   regState
+}
+
+type keyResult struct {
+	ok        bool
+	undecided string // why the search stopped, if it did
+	prefix    []int  // the longest linearizable prefix, in order
+	stuck     int    // the first operation outside prefix to return
+}
+
+// splitmix64 hashes i to the bitset hash of operation i (Zobrist hashing:
+// the hash of a set is the xor of its members', kept up to date in O(1)).
+func splitmix64(i uint64) uint64 {
+	z := i + 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// linearizeKey searches for a linearization of ops, the operations of one
+// key in call order, spending budget.
+func linearizeKey(ops []Operation, budget *int, maxMem int64) keyResult {
+	type event struct {
+		tick int64
+		n    *node
+	}
+	var evs []event
+	remaining := 0 // returned operations not yet placed
+	for i := range ops {
+		o := &ops[i]
+		if o.Pending() && o.Op.Kind == OpGet {
+			continue // no effect, no result: nothing to place
+		}
+		c := &node{op: i, call: true}
+		evs = append(evs, event{o.Call, c})
+		if !o.Pending() {
+			c.ret = &node{op: i}
+			evs = append(evs, event{o.Return, c.ret})
+			remaining++
+		}
+	}
+	slices.SortFunc(evs, func(a, b event) int { return cmp.Compare(a.tick, b.tick) })
+	head := &node{op: -1}
+	prev := head
+	for _, e := range evs {
+		e.n.prev, prev.next = prev, e.n
+		prev = e.n
+	}
+
+	zob := make([]uint64, len(ops))
+	for i := range zob {
+		zob[i] = splitmix64(uint64(i))
+	}
+	bits := make([]uint64, (len(ops)+63)/64)
+	var setHash uint64
+	toggle := func(i int) {
+		bits[i/64] ^= 1 << (i % 64)
+		setHash ^= zob[i]
+	}
+	memo := map[uint64][]memoEntry{}
+	var mem int64
+	type frame struct {
+		n  *node
+		st regState // before the frame's operation
+	}
+	var stack []frame
+	var best []int
+	var st regState
+	cur := head.next
+	for remaining > 0 {
+		// The invariant: cur is reached from head through call nodes
+		// only, and a return node is left in the list, so cur != nil.
+		if !cur.call {
+			// cur's operation had to be placed before here, and no
+			// operation can be placed next: undo the last placement and
+			// try the next candidate after it.
+			if len(stack) == 0 {
+				return failed(ops, best)
+			}
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			toggle(f.n.op)
+			st = f.st
+			if f.n.ret != nil {
+				f.n.ret.unlift()
+				remaining++
+			}
+			f.n.unlift()
+			cur = f.n.next
+			continue
+		}
+		if *budget <= 0 {
+			return keyResult{undecided: "search bound hit (raise LinearizableOptions.MaxStates)", prefix: best}
+		}
+		*budget--
+		next, ok := apply(st, &ops[cur.op])
+		if ok {
+			toggle(cur.op)
+			h := setHash ^ next.hash()
+			if !seen(memo[h], bits, next) {
+				memo[h] = append(memo[h], memoEntry{slices.Clone(bits), next})
+				mem += int64(8*len(bits)+len(next.value)) + 64
+				if mem > maxMem {
+					return keyResult{undecided: "memory bound hit (raise LinearizableOptions.MaxMemory)", prefix: best}
+				}
+				stack = append(stack, frame{cur, st})
+				st = next
+				cur.lift()
+				if cur.ret != nil {
+					cur.ret.lift()
+					remaining--
+				}
+				if len(stack) > len(best) {
+					best = best[:0]
+					for _, f := range stack {
+						best = append(best, f.n.op)
+					}
+				}
+				cur = head.next
+				continue
+			}
+			toggle(cur.op)
+		}
+		cur = cur.next
+	}
+	return keyResult{ok: true}
+}
+
+func seen(bucket []memoEntry, bits []uint64, st regState) bool {
+	for _, e := range bucket {
+		if e.st == st && slices.Equal(e.bits, bits) {
+			return true
+		}
+	}
+	return false
+}
+
+// failed builds the result of a failed search from its longest prefix.
+func failed(ops []Operation, prefix []int) keyResult {
+	in := make([]bool, len(ops))
+	for _, i := range prefix {
+		in[i] = true
+	}
+	stuck := -1
+	for i, o := range ops {
+		if !in[i] && !o.Pending() && (stuck < 0 || o.Return < ops[stuck].Return) {
+			stuck = i
+		}
+	}
+	return keyResult{prefix: slices.Clone(prefix), stuck: stuck}
+}
