@@ -55,11 +55,11 @@ type Config struct {
 	Packet bool // datagrams: never cut, never merged, dropped when the window is full
 	Window int  // bytes in flight plus unread; 0 means DefaultWindow
 
-	Trace     func(Event) // called with the link's lock held; nil means no trace
+	Trace     func(Event)             // called with the link's lock held; nil means no trace
 	Blocked   func(at time.Time) bool // a partition: checked for each arrival, with its instant; nil means never
-	OnTimeout func()      // retransmissions gave up; called without the lock
-	OnReset   func(error) // a reset reached the reader; called without the lock
-	OnRefused func()      // data reached a closed reader (a TCP stack answers with a reset); called without the lock
+	OnTimeout func()                  // retransmissions gave up; called without the lock
+	OnReset   func(error)             // a reset reached the reader; called without the lock
+	OnRefused func()                  // data reached a closed reader (a TCP stack answers with a reset); called without the lock
 	// Sink, when not nil, receives each delivered datagram instead of the
 	// reader's queue (netsim's sockets merge many flows into one queue). It
 	// is called with the lock held and must copy b.
