@@ -1,7 +1,6 @@
 package harness_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/headwind-go/headwind/harness"
@@ -15,7 +14,7 @@ func TestCheckIdempotentServicePasses(t *testing.T) {
 // should; it runs only when a test of the harness starts it in a
 // subprocess (see TestCheckCatchesDoubleApply).
 func TestTwinDoubleApply(t *testing.T) {
-	if os.Getenv("HEADWIND_TWIN") != "double-apply" {
+	if harness.Twin() != "double-apply" {
 		t.Skip("the buggy twin runs only in a subprocess started by TestCheckCatchesDoubleApply")
 	}
 	harness.Check(t, payProperty(false))

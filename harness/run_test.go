@@ -60,7 +60,7 @@ func TestRunVirtualTime(t *testing.T) {
 // purpose when HEADWIND_TWIN=run-fails; with HEADWIND_TWIN=run-traffic it
 // passes. Both only run as subprocesses of the tests below.
 func TestTwinRunTraffic(t *testing.T) {
-	twin := os.Getenv("HEADWIND_TWIN")
+	twin := harness.Twin()
 	if twin != "run-fails" && twin != "run-traffic" {
 		t.Skip("runs only as a subprocess of TestRunFailureReport and TestRunSeedAndFaultsFlags")
 	}

@@ -1,38 +1,22 @@
 package harness_test
 
 import (
-	"bytes"
-	"os"
-	"os/exec"
 	"regexp"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/headwind-go/headwind/harness"
 )
 
-// runTwin runs the test named test of this package's test binary in a
-// subprocess with HEADWIND_TWIN=twin and the given extra flags, and returns
-// its combined output and whether it failed. A buggy twin's property must
-// fail, and failing is what this binary must not do to the parent test, so
-// it runs apart.
+// runTwin runs a twin test in a subprocess (see harness.RunTwin).
 func runTwin(t *testing.T, twin, test string, args ...string) (out string, failed bool) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^" + test + "$", "-test.count=1", "-rapid.nofailfile"}, args...)...)
-	cmd.Env = append(os.Environ(), "HEADWIND_TWIN="+twin)
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	err := cmd.Run()
-	if err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
-			t.Fatalf("running %s: %v", test, err)
-		}
-	}
-	return buf.String(), err != nil
+	r := harness.RunTwin(t, test, twin, args...)
+	return r.Output, r.Failed
 }
-
-var rapidSeed = regexp.MustCompile(`-rapid\.seed=(\d+)`)
 
 // TestCheckCatchesDoubleApply proves Check on the buggy twin of the payment
 // service, which charges a retried payment twice: Check must find the
@@ -54,8 +38,8 @@ func TestCheckCatchesDoubleApply(t *testing.T) {
 	require.Contains(t, out, "headwind: FAILED with seed")
 	require.Contains(t, out, "headwind: case schedule:")
 	require.Contains(t, out, "nemesis did:")
-	m := rapidSeed.FindStringSubmatch(out)
-	require.NotNil(t, m, "no -rapid.seed in the output:\n%s", out)
+	seed := harness.TwinResult{Output: out}.RapidSeed()
+	require.NotEmpty(t, seed, "no -rapid.seed in the output:\n%s", out)
 	t.Logf("caught and shrunk in %v (wall, including the subprocess start)", elapsed)
 
 	// Replay the printed seed 20 times, two at a time.
@@ -70,7 +54,7 @@ func TestCheckCatchesDoubleApply(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			rout, rfailed := runTwin(t, "double-apply", "TestTwinDoubleApply", "-rapid.seed="+m[1], "-rapid.checks=1", "-rapid.shrinktime=1ms")
+			rout, rfailed := runTwin(t, "double-apply", "TestTwinDoubleApply", "-rapid.seed="+seed, "-rapid.checks=1", "-rapid.shrinktime=1ms")
 			if rfailed && regexp.MustCompile(`applied 2 times`).MatchString(rout) {
 				mu.Lock()
 				reproduced++

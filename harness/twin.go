@@ -1,0 +1,75 @@
+package harness
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"regexp"
+	"testing"
+)
+
+// A checker is only as good as the bug it catches. The way to prove one is
+// a buggy twin: a copy of the system with the bug, whose property must
+// fail. A failing property fails the test it runs in, so the twin runs in
+// a child process of the test binary, and the parent test asserts that it
+// failed and how:
+//
+//	func TestTwinDoubleCharge(t *testing.T) {
+//		if harness.Twin() != "double-charge" {
+//			t.Skip("a buggy twin; run by TestCheckCatchesDoubleCharge")
+//		}
+//		harness.Check(t, paymentsProperty(noDedupe))
+//	}
+//
+//	func TestCheckCatchesDoubleCharge(t *testing.T) {
+//		res := harness.RunTwin(t, "TestTwinDoubleCharge", "double-charge")
+//		if !res.Failed || !strings.Contains(res.Output, "applied 2 times") {
+//			t.Fatalf("the twin was not caught:\n%s", res.Output)
+//		}
+//	}
+
+// TwinEnv is the environment variable that tells a child process which
+// twin it runs as.
+const TwinEnv = "HEADWIND_TWIN"
+
+// Twin returns the name of the twin this test process runs as, or "" in
+// an ordinary run.
+func Twin() string { return os.Getenv(TwinEnv) }
+
+// TwinResult is what a twin's run printed and whether it failed.
+type TwinResult struct {
+	Output string
+	Failed bool
+}
+
+var rapidSeedRE = regexp.MustCompile(`-rapid\.seed=(\d+)`)
+
+// RapidSeed returns the seed of rapid's "To reproduce" line in the output,
+// or "" if there is none.
+func (r TwinResult) RapidSeed() string {
+	if m := rapidSeedRE.FindStringSubmatch(r.Output); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// RunTwin runs the test named test (a top-level test of the current
+// package) in a child process of the test binary, with TwinEnv set to
+// twin, rapid's failfiles off, and args appended to its command line (for
+// example "-rapid.seed=…" or "-headwind.seed=…"). It returns what the
+// child printed and whether it failed, and fails t only if the child
+// could not run.
+func RunTwin(t testing.TB, test, twin string, args ...string) TwinResult {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^" + regexp.QuoteMeta(test) + "$", "-test.count=1", "-rapid.nofailfile"}, args...)...)
+	cmd.Env = append(os.Environ(), TwinEnv+"="+twin)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("harness: running %s as twin %q: %v", test, twin, err)
+	}
+	return TwinResult{Output: buf.String(), Failed: err != nil}
+}
