@@ -39,6 +39,44 @@ type Config struct {
 	Window int
 	// Trace, when not nil, records every segment's fate.
 	Trace *Trace
+	// Script, when not nil, chooses the cut and fate of every segment of
+	// the Out direction instead of Out's random draws (Latency still
+	// applies). It is how fuzzing steers faults; see harness.FuzzScript.
+	// Streams only: packet conns ignore it.
+	Script Script
+}
+
+// Fate is one segment's cut and fate, chosen by a Script.
+type Fate struct {
+	// Size is how many bytes the segment takes, from 1 to the most
+	// offered (smaller values are raised to 1, larger ones cut down).
+	Size int
+	// Lose makes a hole in Segments mode; in Stream mode the segment is
+	// retransmitted once, after the RTO.
+	Lose bool
+	// Duplicate delivers the segment twice (Segments mode).
+	Duplicate bool
+	// Reorder holds the segment back so that later ones overtake it.
+	Reorder bool
+	// FlipBit is the bit to flip, counted from the segment's first byte
+	// (modulo its size); -1 flips none. In Stream mode a flipped segment
+	// is retransmitted instead, as a bad checksum would make it.
+	FlipBit int
+}
+
+// Script chooses the segments of a direction: Next is called once per
+// segment with the most bytes the segment may hold (what is left of the
+// write, capped by Segment and the window), in write order.
+type Script interface {
+	Next(max int) Fate
+}
+
+// scriptAdapter hands a Script to the engine.
+type scriptAdapter struct{ s Script }
+
+func (a scriptAdapter) Next(max int) link.Scripted {
+	f := a.s.Next(max)
+	return link.Scripted{Size: f.Size, Lose: f.Lose, Duplicate: f.Duplicate, Reorder: f.Reorder, Bit: f.FlipBit}
 }
 
 // Validate reports every problem of c in one error, each naming the field,
@@ -98,6 +136,13 @@ func linkConfig(name string, dir Dir, seed uint64, mode Mode, window int, tr *Tr
 		Window: window,
 		Trace:  tr.sink(),
 	}
+}
+
+func (c Config) script() link.Script {
+	if c.Script == nil {
+		return nil
+	}
+	return scriptAdapter{c.Script}
 }
 
 // sink adapts t to the engine's event callback; nil for a nil trace.

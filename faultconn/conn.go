@@ -69,6 +69,7 @@ func wrap(c net.Conn, cfg Config, name string) *Conn {
 		inDone:  make(chan struct{}),
 	}
 	txc := linkConfig(name, Out, cfg.Seed, cfg.Mode, cfg.Window, cfg.Trace)
+	txc.Script = cfg.script()
 	txc.OnTimeout = func() { fc.failReads(link.Injected(syscall.ETIMEDOUT)) }
 	rxc := linkConfig(name, In, cfg.Seed, cfg.Mode, cfg.Window, cfg.Trace)
 	rxc.OnTimeout = func() { fc.failWrites(link.Injected(syscall.ETIMEDOUT)) }
@@ -78,7 +79,7 @@ func wrap(c net.Conn, cfg Config, name string) *Conn {
 	}
 	fc.tx = link.New(txc, toLink(cfg.Out))
 	fc.rx = link.New(rxc, toLink(cfg.In))
-	if !cfg.Out.IsZero() {
+	if !cfg.Out.IsZero() || cfg.Script != nil {
 		fc.startOut()
 	}
 	if !cfg.In.IsZero() {

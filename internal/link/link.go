@@ -60,6 +60,9 @@ type Config struct {
 	OnTimeout func()                  // retransmissions gave up; called without the lock
 	OnReset   func(error)             // a reset reached the reader; called without the lock
 	OnRefused func()                  // data reached a closed reader (a TCP stack answers with a reset); called without the lock
+	// Script, when not nil, decides every segment's cut and fate instead
+	// of the random stream (fuzzing chooses them).
+	Script Script
 	// Sink, when not nil, receives each delivered datagram instead of the
 	// reader's queue (netsim's sockets merge many flows into one queue). It
 	// is called with the lock held and must copy b.
@@ -258,6 +261,39 @@ func (l *Link) draw(p *Profile, size int) fate {
 	return f
 }
 
+// Scripted is one segment's cut and fate, chosen by a Script.
+type Scripted struct {
+	Size      int  // bytes in the segment, 1..the most offered
+	Lose      bool // Segments mode: a hole; Stream mode: one retransmission
+	Duplicate bool
+	Reorder   bool
+	Bit       int // the bit to flip, counted from the segment's first byte; -1 for none
+}
+
+// Script chooses segments' cuts and fates. Next is called once per
+// segment with the most bytes the segment may hold.
+type Script interface {
+	Next(max int) Scripted
+}
+
+// scripted turns a Scripted into the fate of a segment of size bytes.
+func (l *Link) scripted(p *Profile, sf Scripted, size int) fate {
+	f := fate{dup: sf.Duplicate, reorder: sf.Reorder, delay: p.Latency}
+	if l.cfg.Mode == Segments {
+		f.lost = sf.Lose
+		if sf.Bit >= 0 && size > 0 {
+			f.corrupt, f.bit = true, sf.Bit%(size*8)
+		}
+		return f
+	}
+	if sf.Lose {
+		f.fail = 1
+	} else if sf.Bit >= 0 {
+		f.fail, f.corruptMask = 1, 1
+	}
+	return f
+}
+
 // IntN is a uniform int in [0,n).
 func (s *stream) IntN(n int) int { return s.r.IntN(n) }
 
@@ -303,7 +339,14 @@ func (l *Link) Write(b []byte) (int, error) {
 			maxSeg = min(p.Segment, l.window)
 		}
 		size = min(size, maxSeg)
-		f := l.draw(&p, size)
+		var f fate
+		if sc := l.cfg.Script; sc != nil {
+			sf := sc.Next(size)
+			size = min(max(sf.Size, 1), size)
+			f = l.scripted(&p, sf, size)
+		} else {
+			f = l.draw(&p, size)
+		}
 		need := l.reserve(&f, size)
 		for l.used+need > l.window {
 			if err := l.waitRoom(); err != nil {

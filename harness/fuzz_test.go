@@ -1,0 +1,48 @@
+package harness_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/headwind-go/headwind/harness"
+)
+
+// FuzzPayments fuzzes the payment service's exactly-once property: the
+// same property Check runs, on fault schedules the fuzzer chooses.
+func FuzzPayments(f *testing.F) {
+	harness.Fuzz(f, payProperty(true))
+}
+
+// FuzzTwinDoubleApply is the fuzz target of the buggy twin that charges a
+// retried payment twice. Its corpus holds the crasher go test -fuzz found;
+// TestFuzzCrasherReplays proves that it replays as an ordinary test.
+func FuzzTwinDoubleApply(f *testing.F) {
+	if harness.Twin() != "double-apply" {
+		f.Skip("a buggy twin; runs only as a subprocess of TestFuzzCrasherReplays")
+	}
+	harness.Fuzz(f, payProperty(false))
+}
+
+// TestFuzzCrasherReplays proves that the crasher go test -fuzz found for
+// the double-charging twin (testdata/fuzz/FuzzTwinDoubleApply) replays as
+// an ordinary go test run, deterministically, with the decoded faults and
+// schedule in the output.
+func TestFuzzCrasherReplays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the buggy twin in subprocesses")
+	}
+	const replays = 20
+	for i := range replays {
+		r := harness.RunTwin(t, "FuzzTwinDoubleApply", "double-apply")
+		if !r.Failed || !strings.Contains(r.Output, "applied 2 times") {
+			t.Fatalf("replay %d of the fuzz crasher did not fail with a double charge:\n%s", i, r.Output)
+		}
+		if i == 0 {
+			for _, want := range []string{"headwind: case faults:", "headwind: case schedule:", "nemesis did:", "FuzzTwinDoubleApply/ac86cdf5c898545e"} {
+				if !strings.Contains(r.Output, want) {
+					t.Errorf("the replay's output lacks %q:\n%s", want, r.Output)
+				}
+			}
+		}
+	}
+}
