@@ -18,7 +18,7 @@ type record struct {
 	ev Event
 }
 
-// outcome of one scripted run of a link.
+// runResult is what one scripted run of a link delivered and traced.
 type runResult struct {
 	got    []byte   // delivered bytes, in order
 	chunks []string // delivered segments, one a Read, in order
@@ -270,7 +270,7 @@ func TestDeterminismTiming(t *testing.T) {
 		fast := run(t, cfg, p, 0)
 		slow := run(t, cfg, p, 7*time.Millisecond)
 		require.Equal(t, fast.stats, slow.stats)
-		require.Equal(t, fates(fast.events), fates(slow.events))
+		require.Equal(t, fateEvents(fast.events), fateEvents(slow.events))
 		if mode == Segments {
 			require.ElementsMatch(t, fast.chunks, slow.chunks, "the same segments, in another order")
 			require.NotEqual(t, fast.chunks, slow.chunks, "timing changes the order (else this test proves little)")
@@ -280,8 +280,9 @@ func TestDeterminismTiming(t *testing.T) {
 	}
 }
 
-// fates are the events of a run without their instants, by seq and kind.
-func fates(rs []record) []Event {
+// fateEvents are the events of a run without their instants, by seq and
+// kind.
+func fateEvents(rs []record) []Event {
 	evs := make([]Event, len(rs))
 	for i, r := range rs {
 		evs[i] = r.ev

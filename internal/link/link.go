@@ -126,6 +126,7 @@ type Link struct {
 	ready   []*segment // delivered; ready[rhead:] unread
 	rhead   int
 	timer   *time.Timer
+	armed   time.Time // when the timer fires; zero when it is not armed
 	werr    error // writes fail with werr
 	rerr    error // reads fail with rerr once the ready data is read
 	rclosed error // reads fail with rclosed at once
@@ -486,11 +487,7 @@ func (l *Link) send(p *Profile, f *fate, b []byte, addr net.Addr) {
 
 	if f.lost {
 		l.stats.Lost++
-		l.trace(s, KindLose)
-		if f.dup {
-			l.stats.Duplicated++
-			l.trace(s, KindDuplicate)
-		}
+		l.trace(s, KindLose) // its duplicate, if any, is lost with it
 		freeSegment(s)
 		return
 	}
@@ -646,6 +643,7 @@ func (l *Link) discardPending() {
 	l.pend, l.fifo = l.pend[:0], l.fifo[:0]
 	if l.timer != nil {
 		l.timer.Stop()
+		l.armed = time.Time{}
 	}
 }
 
@@ -785,7 +783,12 @@ func (l *Link) arm() {
 	if len(l.pend) == 0 {
 		return
 	}
-	d := time.Until(l.pend[0].at)
+	at := l.pend[0].at
+	if !l.armed.IsZero() && !at.Before(l.armed) {
+		return // the timer already fires no later than at
+	}
+	l.armed = at
+	d := time.Until(at)
 	if l.timer == nil {
 		l.timer = time.AfterFunc(d, l.fire)
 		return
@@ -795,7 +798,10 @@ func (l *Link) arm() {
 
 // fire handles every event that is due and re-arms the timer.
 func (l *Link) fire() {
-	l.lock()
+	l.mu.Lock()
+	l.armed = time.Time{} // this firing is the armed one; advance re-arms
+	l.advance(&l.due)
+	l.arm()
 	l.unlock()
 }
 

@@ -65,14 +65,14 @@ func ReorderHold(p Profile) time.Duration { return max(p.Latency, time.Milliseco
 // from one segment to the next (delay correlation, burst-loss state).
 type stream struct {
 	r     *rand.Rand
-	lastU float64 // previous correlated uniform, for Correlation
+	lastZ float64 // previous correlated normal draw, for Correlation
 	bad   bool    // Gilbert-Elliott state
 }
 
 func newStream(seed uint64, name string, dir uint8) stream {
 	h := fnv.New64a()
 	h.Write([]byte(name))
-	return stream{r: rand.New(rand.NewPCG(seed, h.Sum64()^uint64(dir+1)*0x9e3779b97f4a7c15)), lastU: 0.5}
+	return stream{r: rand.New(rand.NewPCG(seed, h.Sum64()^uint64(dir+1)*0x9e3779b97f4a7c15))}
 }
 
 func (s *stream) chance(p float64) bool {
@@ -113,9 +113,13 @@ func (s *stream) delay(p *Profile) time.Duration {
 		return p.Latency
 	}
 	if c := p.Correlation; c > 0 {
-		u = (1-c)*u + c*s.lastU
+		// Correlate in the normal domain and map back, so that the draws
+		// keep their distribution (netem's averaging of uniforms shrinks
+		// the spread instead).
+		z := c*s.lastZ + math.Sqrt(1-c*c)*normalQuantile(u)
+		s.lastZ = z
+		u = 0.5 * (1 + math.Erf(z/math.Sqrt2))
 	}
-	s.lastU = u
 	var z float64
 	switch p.Dist {
 	case Normal:
