@@ -44,7 +44,8 @@ type Options struct {
 	// duration and probability is drawn between zero and its value here,
 	// Bandwidth is unlimited or between Faults.Bandwidth/100 and
 	// Faults.Bandwidth, Segment between 0 (no cutting) and its value, and
-	// Distribution is any up to its value. The zero value means
+	// Distribution is any up to its value. The zero value means the
+	// profile of -headwind.faults (HEADWIND_FAULTS) if given, else
 	// DefaultFaults.
 	Faults faultconn.Profile
 	// Mode is the networks' mode; the zero value is Stream.
@@ -71,9 +72,16 @@ var DefaultFaults = faultconn.Profile{
 	Segment:      1460,
 }
 
-func (o Options) withDefaults() Options {
+func (o Options) withDefaults() (Options, error) {
 	if o.Faults == (faultconn.Profile{}) {
+		p, spec, err := faults()
+		if err != nil {
+			return o, err
+		}
 		o.Faults = DefaultFaults
+		if spec != "" {
+			o.Faults = p
+		}
 	}
 	if o.Duration == 0 {
 		o.Duration = 10 * time.Second
@@ -81,7 +89,7 @@ func (o Options) withDefaults() Options {
 	if o.MaxSteps == 0 {
 		o.MaxSteps = 6
 	}
-	return o
+	return o, o.Faults.Validate()
 }
 
 // Check checks a property over generated bad networks: it runs body as a
@@ -101,8 +109,8 @@ func Check(t *testing.T, body func(t *T)) {
 // CheckWith is Check with options.
 func CheckWith(t *testing.T, opts Options, body func(t *T)) {
 	t.Helper()
-	opts = opts.withDefaults()
-	if err := opts.Faults.Validate(); err != nil {
+	opts, err := opts.withDefaults()
+	if err != nil {
 		t.Fatalf("harness: Options.Faults: %v", err)
 	}
 	rapid.Check(t, func(rt *rapid.T) {
@@ -134,7 +142,7 @@ func runCase(rt *rapid.T, opts Options, body func(t *T)) {
 		n.Close()
 		<-ht.nemDone
 		if failed {
-			rt.Log(failureReport(rt.Name(), ht.Seed, ht.Faults.String(), n, tr, []string{
+			rt.Log(failureReport(rt.Name(), rt.Name()+"-check", ht.Seed, ht.Faults.String(), n, tr, []string{
 				"replay: rapid's -rapid.seed (or -rapid.failfile) command above replays this case",
 				"schedule: " + ht.Schedule.String(),
 				"nemesis did: " + ht.nemesisLog(),

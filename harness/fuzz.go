@@ -43,8 +43,8 @@ func Fuzz(f *testing.F, body func(t *T)) {
 // FuzzWith is Fuzz with options.
 func FuzzWith(f *testing.F, opts Options, body func(t *T)) {
 	f.Helper()
-	opts = opts.withDefaults()
-	if err := opts.Faults.Validate(); err != nil {
+	opts, err := opts.withDefaults()
+	if err != nil {
 		f.Fatalf("harness: Options.Faults: %v", err)
 	}
 	// Seeds: a perfect network with no nemesis (all-zero draws), and a few

@@ -52,7 +52,7 @@ func Run(t *testing.T, body func(t *testing.T, n *netsim.Network)) {
 			}
 			n.Close()
 			if t.Failed() {
-				t.Log(failureReport(t.Name(), s, spec, n, tr, []string{
+				t.Log(failureReport(t.Name(), fmt.Sprintf("%s-seed%d", t.Name(), s), s, spec, n, tr, []string{
 					"replay: " + replayCommand(t.Name(), s, spec),
 					"network when it failed:\n    " + strings.ReplaceAll(dump, "\n", "\n    "),
 				}))
@@ -85,7 +85,10 @@ const (
 // failureReport says everything needed to understand and replay a failed
 // run: seed, faults, the replay command, extra lines, the network's state
 // and the tail of the trace per link.
-func failureReport(name string, seed uint64, spec string, n *netsim.Network, tr *faultconn.Trace, extra []string) string {
+// traceBase names the trace files: Run's are per seed; a Check case's are
+// per test, so that the last failing case (rapid's minimal one, which it
+// runs last) is the one left.
+func failureReport(name, traceBase string, seed uint64, spec string, n *netsim.Network, tr *faultconn.Trace, extra []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "headwind: FAILED with seed %d\n", seed)
 	shown := spec
@@ -110,7 +113,7 @@ func failureReport(name string, seed uint64, spec string, n *netsim.Network, tr 
 			}
 		}
 		if dir := traceDir(); dir != "" {
-			if files, err := writeTrace(dir, name, seed, tr); err != nil {
+			if files, err := writeTrace(dir, traceBase, tr); err != nil {
 				fmt.Fprintf(&b, "  trace not written: %v\n", err)
 			} else {
 				fmt.Fprintf(&b, "  full trace: %s\n", strings.Join(files, ", "))
@@ -120,12 +123,13 @@ func failureReport(name string, seed uint64, spec string, n *netsim.Network, tr 
 	return b.String()
 }
 
-// writeTrace writes tr to dir as text and JSON lines.
-func writeTrace(dir, name string, seed uint64, tr *faultconn.Trace) ([]string, error) {
+// writeTrace writes tr to dir as text and JSON lines, named base.txt and
+// base.jsonl.
+func writeTrace(dir, base string, tr *faultconn.Trace) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	base := filepath.Join(dir, fmt.Sprintf("%s-seed%d", sanitize(name), seed))
+	base = filepath.Join(dir, sanitize(base))
 	var files []string
 	for _, f := range []struct {
 		ext   string
