@@ -58,7 +58,9 @@ type Profile struct {
 	// Distribution is the shape of the jitter; the zero value is Uniform.
 	Distribution Distribution
 	// Correlation in [0,1] is how much each delay draw follows the previous
-	// one on the same link, as in netem (0: independent draws).
+	// one on the same link (0: independent draws), as in netem; unlike
+	// netem's, the correlated draws keep the distribution's spread (the
+	// draws are correlated as normal variables and mapped back).
 	Correlation float64
 	// Bandwidth in bytes per second limits the link: each segment takes
 	// size/Bandwidth to serialize and queues behind earlier ones.

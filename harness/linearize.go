@@ -31,6 +31,7 @@ const (
 
 var opKindNames = [...]string{"get", "put", "delete", "append", "cas"}
 
+// String returns the kind's name: "get", "put", "delete", "append", "cas".
 func (k OpKind) String() string {
 	if k >= 0 && int(k) < len(opKindNames) {
 		return opKindNames[k]
@@ -46,6 +47,8 @@ type Op struct {
 	Old   string // OpCAS: the value the key must hold for the swap
 }
 
+// String returns the operation as a call: put("x", "1"), get("x"),
+// cas("x", "1"→"2").
 func (o Op) String() string {
 	switch o.Kind {
 	case OpGet, OpDelete:
@@ -80,6 +83,8 @@ type Operation struct {
 // have happened, or not.
 func (o Operation) Pending() bool { return o.Return == 0 }
 
+// String returns the operation and its result: get("x") → "1",
+// put("x", "1") → done, cas("x", "1"→"2") → failed, or … pending.
 func (o Operation) String() string {
 	s := o.Op.String()
 	if o.Pending() {
@@ -223,7 +228,9 @@ func (h *History) snapshot() (ops []Operation, overflow int, cut int64) {
 
 // Defaults of LinearizableOptions.
 const (
+	// DefaultMaxStates is the search states a check may try in total.
 	DefaultMaxStates = 1_000_000
+	// DefaultMaxMemory is the bytes the memo table of one key may take.
 	DefaultMaxMemory = 256 << 20
 )
 
@@ -273,12 +280,25 @@ var ErrInconclusive = errors.New("harness: linearizability check inconclusive")
 // operation unplaced sends the search back. The search succeeds when
 // every returned operation is placed (pending ones may be left out).
 //
+// Pending operations are always candidates once called, which is what
+// makes them expensive, so the search tries them last and prunes them
+// where that loses nothing: it leaves out pending gets; on keys with only
+// gets, puts and deletes, pending writes of a value no get returned (so a
+// client writing unique values that times out a lot costs nothing); a
+// pending operation that would change nothing where it is tried (a
+// failing CAS, a write of the value already there); and of identical
+// pending operations (retries of one write) it places the later only
+// after the earlier. None of this changes the verdict.
+//
 // # Limits
 //
 // The search is exponential in the number of operations that overlap in
-// time on one key, and the check is bounded: LinearizableOptions.MaxStates
-// in total (default one million attempts) and MaxMemory per key. A bound
-// hit leaves the key undecided. When the History overflowed, the
+// time on one key (pending ones overlap everything after their call), and
+// the check is bounded: LinearizableOptions.MaxStates in total (default
+// one million attempts, a fraction of a second) and MaxMemory per key. A
+// bound hit leaves the key undecided. Histories of clients that each do
+// one operation at a time are cheap: the 10000 operations of four
+// clients on a few keys take milliseconds. When the History overflowed, the
 // operations that returned after the first unrecorded call are checked as
 // if pending (an unrecorded operation may explain their results), which
 // keeps every violation found a real one; but the history was not checked
@@ -371,6 +391,8 @@ type LinearizabilityError struct {
 // full; the others are named.
 const maxDetailed = 3
 
+// Error explains the first three violations in full (see
+// KeyViolation.String), names the others, and adds the notes.
 func (e *LinearizabilityError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "harness: not linearizable: %d of %d keys (%d operations recorded)", len(e.Violations), e.Keys, e.Ops)
@@ -586,28 +608,57 @@ func splitmix64(i uint64) uint64 {
 
 // linearizeKey searches for a linearization of ops, the operations of one
 // key in call order, spending budget.
+//
+// The returned operations' call and return events are linked in tick
+// order in one list, the pending operations' calls in another. The
+// candidates to place next are the calls before the first return in the
+// first list, then the pending calls made before that return: pending
+// operations are tried last, as they are rarely needed and always
+// candidates once called.
 func linearizeKey(ops []Operation, budget *int, maxMem int64) keyResult {
 	type event struct {
 		tick int64
 		n    *node
 	}
+	skip := needless(ops)
+	bits := make([]uint64, (len(ops)+63)/64) // the placed operations
+	// twin[i] is the previous pending operation identical to pending
+	// operation i, or -1. Identical pending operations are
+	// interchangeable, the earlier one usable wherever the later one is:
+	// the search places a pending operation only after its twin, which
+	// turns 2^k orders of k retries of one write into k+1.
+	twin := make([]int, len(ops))
+	last := map[Op]int{}
+	for i, o := range ops {
+		twin[i] = -1
+		if o.Pending() && !skip[i] {
+			if j, ok := last[o.Op]; ok {
+				twin[i] = j
+			}
+			last[o.Op] = i
+		}
+	}
+	placed := func(i int) bool { return i >= 0 && bits[i/64]&(1<<(i%64)) != 0 }
 	var evs []event
+	head, pending := &node{op: -1}, &node{op: -1}
+	ptail := pending
 	remaining := 0 // returned operations not yet placed
 	for i := range ops {
 		o := &ops[i]
-		if o.Pending() && o.Op.Kind == OpGet {
-			continue // no effect, no result: nothing to place
+		if skip[i] {
+			continue
 		}
 		c := &node{op: i, call: true}
-		evs = append(evs, event{o.Call, c})
-		if !o.Pending() {
-			c.ret = &node{op: i}
-			evs = append(evs, event{o.Return, c.ret})
-			remaining++
+		if o.Pending() {
+			c.prev, ptail.next = ptail, c
+			ptail = c
+			continue
 		}
+		c.ret = &node{op: i}
+		evs = append(evs, event{o.Call, c}, event{o.Return, c.ret})
+		remaining++
 	}
 	slices.SortFunc(evs, func(a, b event) int { return cmp.Compare(a.tick, b.tick) })
-	head := &node{op: -1}
 	prev := head
 	for _, e := range evs {
 		e.n.prev, prev.next = prev, e.n
@@ -618,7 +669,6 @@ func linearizeKey(ops []Operation, budget *int, maxMem int64) keyResult {
 	for i := range zob {
 		zob[i] = splitmix64(uint64(i))
 	}
-	bits := make([]uint64, (len(ops)+63)/64)
 	var setHash uint64
 	toggle := func(i int) {
 		bits[i/64] ^= 1 << (i % 64)
@@ -627,20 +677,39 @@ func linearizeKey(ops []Operation, budget *int, maxMem int64) keyResult {
 	memo := map[uint64][]memoEntry{}
 	var mem int64
 	type frame struct {
-		n  *node
-		st regState // before the frame's operation
+		n    *node
+		st   regState // before the frame's operation
+		stop *node    // the first return when a pending operation was placed
 	}
 	var stack []frame
 	var best []int
 	var st regState
+	// The scan: cur walks the first list from head through calls to the
+	// first return (there is one while remaining > 0); then, with stop set
+	// to that return, pcur walks the pending calls made before it.
 	cur := head.next
+	var stop, pcur *node
 	for remaining > 0 {
-		// The invariant: cur is reached from head through call nodes
-		// only, and a return node is left in the list, so cur != nil.
-		if !cur.call {
-			// cur's operation had to be placed before here, and no
-			// operation can be placed next: undo the last placement and
-			// try the next candidate after it.
+		var cand *node
+		if stop == nil {
+			if cur.call {
+				cand = cur
+			} else {
+				stop, pcur = cur, pending.next
+			}
+		}
+		if stop != nil {
+			for pcur != nil && twin[pcur.op] >= 0 && !placed(twin[pcur.op]) {
+				pcur = pcur.next
+			}
+			if pcur != nil && ops[pcur.op].Call < ops[stop.op].Return {
+				cand = pcur
+			}
+		}
+		if cand == nil {
+			// stop's operation had to be placed by now, and nothing more
+			// can be placed: undo the last placement and try the next
+			// candidate after it.
 			if len(stack) == 0 {
 				return failed(ops, best)
 			}
@@ -653,16 +722,25 @@ func linearizeKey(ops []Operation, budget *int, maxMem int64) keyResult {
 				remaining++
 			}
 			f.n.unlift()
-			cur = f.n.next
+			if f.stop == nil {
+				cur, stop = f.n.next, nil
+			} else {
+				stop, pcur = f.stop, f.n.next
+			}
 			continue
 		}
 		if *budget <= 0 {
 			return keyResult{undecided: "search bound hit (raise LinearizableOptions.MaxStates)", prefix: best}
 		}
 		*budget--
-		next, ok := apply(st, &ops[cur.op])
+		next, ok := apply(st, &ops[cand.op])
+		if ok && cand.ret == nil && next == st {
+			// A pending operation without effect here (a failing CAS, a
+			// write of the value already there) is never needed here.
+			ok = false
+		}
 		if ok {
-			toggle(cur.op)
+			toggle(cand.op)
 			h := setHash ^ next.hash()
 			if !seen(memo[h], bits, next) {
 				memo[h] = append(memo[h], memoEntry{slices.Clone(bits), next})
@@ -670,11 +748,11 @@ func linearizeKey(ops []Operation, budget *int, maxMem int64) keyResult {
 				if mem > maxMem {
 					return keyResult{undecided: "memory bound hit (raise LinearizableOptions.MaxMemory)", prefix: best}
 				}
-				stack = append(stack, frame{cur, st})
+				stack = append(stack, frame{cand, st, stop})
 				st = next
-				cur.lift()
-				if cur.ret != nil {
-					cur.ret.lift()
+				cand.lift()
+				if cand.ret != nil {
+					cand.ret.lift()
 					remaining--
 				}
 				if len(stack) > len(best) {
@@ -683,14 +761,56 @@ func linearizeKey(ops []Operation, budget *int, maxMem int64) keyResult {
 						best = append(best, f.n.op)
 					}
 				}
-				cur = head.next
+				cur, stop = head.next, nil
 				continue
 			}
-			toggle(cur.op)
+			toggle(cand.op)
 		}
-		cur = cur.next
+		if stop == nil {
+			cur = cur.next
+		} else {
+			pcur = pcur.next
+		}
 	}
 	return keyResult{ok: true}
+}
+
+// needless marks the pending operations that no linearization needs: a
+// pending get (no effect, no result), and, on a key whose operations are
+// all gets, puts and deletes, a pending put or delete whose value no get
+// returned. A linearization that places such a write w can drop it: the
+// operations between w and the next write would be gets returning w's
+// value, so there are none.
+func needless(ops []Operation) []bool {
+	skip := make([]bool, len(ops))
+	observed := map[regState]bool{}
+	blind := true
+	for i, o := range ops {
+		switch o.Op.Kind {
+		case OpGet:
+			skip[i] = o.Pending()
+			switch {
+			case o.Pending():
+			case o.Result.Found:
+				observed[regState{o.Result.Value, true}] = true
+			default:
+				observed[regState{}] = true
+			}
+		case OpPut, OpDelete:
+		default:
+			blind = false
+		}
+	}
+	if !blind {
+		return skip
+	}
+	for i, o := range ops {
+		if o.Pending() && o.Op.Kind != OpGet {
+			st, _ := apply(regState{}, &o)
+			skip[i] = !observed[st]
+		}
+	}
+	return skip
 }
 
 func seen(bucket []memoEntry, bits []uint64, st regState) bool {

@@ -2,12 +2,14 @@ package harness_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,9 +51,9 @@ func (s *script) do(client int, op harness.Op, r harness.Result) *script {
 	return s
 }
 
-func put(k, v string) harness.Op    { return harness.Op{Kind: harness.OpPut, Key: k, Value: v} }
-func get(k string) harness.Op       { return harness.Op{Kind: harness.OpGet, Key: k} }
-func del(k string) harness.Op       { return harness.Op{Kind: harness.OpDelete, Key: k} }
+func put(k, v string) harness.Op      { return harness.Op{Kind: harness.OpPut, Key: k, Value: v} }
+func get(k string) harness.Op         { return harness.Op{Kind: harness.OpGet, Key: k} }
+func del(k string) harness.Op         { return harness.Op{Kind: harness.OpDelete, Key: k} }
 func appendOp(k, v string) harness.Op { return harness.Op{Kind: harness.OpAppend, Key: k, Value: v} }
 func cas(k, old, v string) harness.Op {
 	return harness.Op{Kind: harness.OpCAS, Key: k, Old: old, Value: v}
@@ -155,7 +157,7 @@ func TestLinearizableStaleRead(t *testing.T) {
 	assert.Contains(t, msg, `key "x": not linearizable (3 ops, 0 pending, 2 clients)`)
 	assert.Contains(t, msg, `longest linearizable prefix: 2 ops: #1 #2`)
 	assert.Contains(t, msg, `after it the key is "2"; #3 (client 2, get("x") → "1", returned at tick 10) cannot be placed: it would have seen "2"`)
-	assert.Contains(t, msg, `#3   client 2         9..10     get("x") → "1"  <- cannot be placed`)
+	assert.Contains(t, msg, `#3   client 2        9..10     get("x") → "1"  <- cannot be placed`)
 	assert.NotContains(t, msg, `key "y"`)
 }
 
@@ -223,34 +225,33 @@ func TestLinearizableInconclusive(t *testing.T) {
 	// Many overlapping writes and reads: more states than the bound.
 	var h harness.History
 	var ps []*harness.Pending
-	for i := range 12 {
+	for i := range 8 {
 		ps = append(ps, h.Call(i, put("x", fmt.Sprint(i))))
 	}
-	for i := range 12 {
+	for i := range 8 {
 		ps = append(ps, h.Call(100+i, get("x")))
 	}
 	for i, p := range ps {
-		if i < 12 {
+		if i < 8 {
 			p.Return(done)
 		} else {
-			p.Return(val(fmt.Sprint(i % 12)))
+			p.Return(val(fmt.Sprint(i % 8)))
 		}
 	}
 	err := harness.CheckLinearizableWith(&h, harness.LinearizableOptions{MaxStates: 50})
 	require.ErrorIs(t, err, harness.ErrInconclusive)
-	assert.Contains(t, err.Error(), `key "x" (24 ops): search bound hit`)
+	assert.Contains(t, err.Error(), `key "x" (16 ops): search bound hit`)
 	err = harness.CheckLinearizableWith(&h, harness.LinearizableOptions{MaxMemory: 1000})
 	require.ErrorIs(t, err, harness.ErrInconclusive)
 	assert.Contains(t, err.Error(), "memory bound hit")
+	// Unbounded, the history is fine.
+	require.NoError(t, harness.CheckLinearizable(&h))
 	// A violation elsewhere is still definite.
 	h.Call(1, put("y", "1")).Return(done)
 	h.Call(1, get("y")).Return(absent)
 	err = harness.CheckLinearizableWith(&h, harness.LinearizableOptions{MaxStates: 50})
-	v := violation(t, err, "y")
-	assert.Equal(t, "y", v.Key)
+	violation(t, err, "y")
 	assert.Contains(t, err.Error(), "note: undecided: key \"x\"")
-	// Unbounded, the history is fine.
-	require.NoError(t, harness.CheckLinearizable(&h), "once y's violation is ignored")
 }
 
 func TestLinearizableOverflow(t *testing.T) {
@@ -436,32 +437,34 @@ func randomOp(pick func(n int) int, keys []string, values []string) harness.Op {
 // simulate records n operations of clients on a simulated linearizable
 // store: each operation is called, takes effect at some later step, and
 // returns at a still later one; with probability giveUp a client abandons
-// its operation (which stays pending, and may still take effect later, or
-// never) and goes on with the next.
+// an operation, before or after it took effect (if before, it may still
+// take effect later, or never), and goes on with the next.
 func simulate(rng *rand.Rand, clients, n int, keys []string, giveUp float64) *harness.History {
 	h := &harness.History{}
 	m := map[string]string{}
 	values := []string{"1", "2", "3"}
 	type client struct {
-		cur     *simOp
-		applied bool
+		cur              *simOp
+		applied, abandon bool
 	}
 	cs := make([]client, clients)
 	var floating []*simOp // abandoned, not yet applied
-	for started := 0; started < n || slicesAny(cs, func(c client) bool { return c.cur != nil }); {
+	for started := 0; started < n || slices.ContainsFunc(cs, func(c client) bool { return c.cur != nil }); {
 		if len(floating) > 0 && rng.Float64() < 0.05 {
 			i := rng.IntN(len(floating))
 			applyMap(m, floating[i].op)
 			floating = append(floating[:i], floating[i+1:]...)
 		}
-		c := &cs[rng.IntN(clients)]
+		id := rng.IntN(clients)
+		c := &cs[id]
 		switch {
 		case c.cur == nil && started < n:
 			op := randomOp(rng.IntN, keys, values)
-			c.cur = &simOp{p: h.Call(rng.IntN(clients), op), op: op}
+			c.cur = &simOp{p: h.Call(id, op), op: op}
 			c.applied = false
+			c.abandon = rng.Float64() < giveUp
 			started++
-		case c.cur != nil && rng.Float64() < giveUp:
+		case c.cur != nil && c.abandon && (c.applied || rng.IntN(2) == 0):
 			if !c.applied {
 				floating = append(floating, c.cur)
 			}
@@ -475,15 +478,6 @@ func simulate(rng *rand.Rand, clients, n int, keys []string, giveUp float64) *ha
 		}
 	}
 	return h
-}
-
-func slicesAny[T any](s []T, f func(T) bool) bool {
-	for _, x := range s {
-		if f(x) {
-			return true
-		}
-	}
-	return false
 }
 
 // TestLinearizableSequentialProperty: a sequential history recorded from
@@ -550,8 +544,12 @@ func TestLinearizableSequentialProperty(t *testing.T) {
 
 // TestLinearizableConcurrentProperty: concurrent histories recorded from
 // a simulated linearizable store, with overlapping and abandoned
-// operations, are linearizable.
+// operations, are never reported as violations, and are decided within
+// the default bound but in rare adversarial cases (many abandoned
+// operations on one key with few distinct values and appends: the
+// search is exponential in those; about 1 in 5000 cases here).
 func TestLinearizableConcurrentProperty(t *testing.T) {
+	var cases, undecided int
 	rapid.Check(t, func(t *rapid.T) {
 		seed := rapid.Uint64().Draw(t, "seed")
 		clients := rapid.IntRange(1, 5).Draw(t, "clients")
@@ -559,8 +557,16 @@ func TestLinearizableConcurrentProperty(t *testing.T) {
 		keys := []string{"a", "b"}[:rapid.IntRange(1, 2).Draw(t, "keys")]
 		giveUp := rapid.SampledFrom([]float64{0, 0.05, 0.2}).Draw(t, "give up")
 		h := simulate(rand.New(rand.NewPCG(seed, 0)), clients, n, keys, giveUp)
-		require.NoError(t, harness.CheckLinearizable(h))
+		err := harness.CheckLinearizable(h)
+		cases++
+		if errors.Is(err, harness.ErrInconclusive) {
+			undecided++
+			return
+		}
+		require.NoError(t, err)
 	})
+	t.Logf("%d of %d cases undecided", undecided, cases)
+	require.LessOrEqual(t, undecided*50, cases, "more than 2%% of the cases undecided")
 }
 
 // bruteForce decides linearizability of one key's operations by trying
@@ -649,7 +655,7 @@ func TestLinearizableMatchesBruteForce(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 1))
 		clients := rapid.IntRange(1, 3).Draw(t, "clients")
 		n := rapid.IntRange(1, 7).Draw(t, "ops")
-		h := simulate(rng, clients, n, []string{"k"}, 0.15)
+		h := simulate(rng, clients, n, []string{"k"}, 0.3)
 		// Perturb results so that many histories are not linearizable.
 		ops := h.Operations()
 		var g harness.History
@@ -661,7 +667,7 @@ func TestLinearizableMatchesBruteForce(t *testing.T) {
 				events = append(events, o.Return)
 			}
 		}
-		slicesSort(events)
+		slices.Sort(events)
 		byTick := map[int64]int{}
 		for i, o := range ops {
 			byTick[o.Call] = i
@@ -715,14 +721,6 @@ func TestLinearizableMatchesBruteForce(t *testing.T) {
 	t.Logf("%d linearizable, %d not", yes, no)
 	assert.Greater(t, yes, 10)
 	assert.Greater(t, no, 10)
-}
-
-func slicesSort(s []int64) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // ---- a key-value service over netsim, and its stale-read twin ----
@@ -833,7 +831,9 @@ type kvConn struct {
 // connection is dropped and the operation's outcome is unknown.
 func (k *kvConn) do(req string) (string, error) {
 	if k.c == nil {
-		c, err := k.host.Dial("tcp", k.addr)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		c, err := k.host.DialContext(ctx, "tcp", k.addr)
+		cancel()
 		if err != nil {
 			return "", err
 		}
@@ -854,9 +854,9 @@ func (k *kvConn) do(req string) (string, error) {
 }
 
 // kvClient runs ops random gets and puts on keys x and y, with a random
-// think time between them, recording them in h. Reads go to readAddr,
+// think time below think before each, recording them in h. Reads go to readAddr,
 // writes to writeAddr.
-func kvClient(h *harness.History, host *netsim.Host, id int, seed uint64, ops int, writeAddr, readAddr string) {
+func kvClient(h *harness.History, host *netsim.Host, id int, seed uint64, ops int, think time.Duration, writeAddr, readAddr string) {
 	rng := rand.New(rand.NewPCG(seed, uint64(id)))
 	w := &kvConn{host: host, addr: writeAddr}
 	r := w
@@ -871,7 +871,7 @@ func kvClient(h *harness.History, host *netsim.Host, id int, seed uint64, ops in
 		}
 	}()
 	for i := range ops {
-		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.Int64N(int64(think))))
 		key := []string{"x", "y"}[rng.IntN(2)]
 		if rng.IntN(2) == 0 {
 			v := fmt.Sprintf("c%d.%d", id, i)
@@ -911,24 +911,33 @@ func kvRun(t *testing.T, n *netsim.Network, seed uint64, stale bool) *harness.Hi
 		cln, err := n.Host("replica").Listen("tcp", ":80")
 		require.NoError(t, err)
 		go replica.serve(cln)
-		require.NoError(t, n.SetLink("server", "replica", faultconn.Profile{Latency: 50 * time.Millisecond}))
+		require.NoError(t, n.SetLink("server", "replica", latency(n, 50*time.Millisecond)))
 		primary.replicate = make(chan string, 1024)
 		go replicateTo(n, n.Host("server"), primary.replicate)
 		readAddr = "replica:80"
 	}
 	for c := 1; c <= 3; c++ {
 		for _, srv := range []string{"server", "replica"} {
-			require.NoError(t, n.SetLink(fmt.Sprintf("c%d", c), srv, faultconn.Profile{Latency: time.Duration(c) * time.Millisecond}))
-			require.NoError(t, n.SetLink(srv, fmt.Sprintf("c%d", c), faultconn.Profile{Latency: 2 * time.Millisecond}))
+			require.NoError(t, n.SetLink(fmt.Sprintf("c%d", c), srv, latency(n, time.Duration(c)*time.Millisecond)))
+			require.NoError(t, n.SetLink(srv, fmt.Sprintf("c%d", c), latency(n, 2*time.Millisecond)))
 		}
 	}
 	var h harness.History
 	var wg sync.WaitGroup
 	for c := 1; c <= 3; c++ {
-		wg.Go(func() { kvClient(&h, n.Host(fmt.Sprintf("c%d", c)), c, seed, 30, "server:80", readAddr) })
+		wg.Go(func() {
+			kvClient(&h, n.Host(fmt.Sprintf("c%d", c)), c, seed, 30, 30*time.Millisecond, "server:80", readAddr)
+		})
 	}
 	wg.Wait()
 	return &h
+}
+
+// latency is n's default profile (-headwind.faults) plus d of latency.
+func latency(n *netsim.Network, d time.Duration) faultconn.Profile {
+	p := n.Config().Default
+	p.Latency += d
+	return p
 }
 
 const kvSeeds = 20
@@ -983,4 +992,38 @@ func TestLinearizableKVStaleTwin(t *testing.T) {
 	}
 	t.Logf("detected: %d of %d seeds", detected, kvSeeds)
 	require.Equal(t, kvSeeds, detected)
+}
+
+// TestLinearizableKVStoreUnderNemesis: the single-copy store stays
+// linearizable under every fault and nemesis schedule harness.Check
+// draws (partitions, isolations, degraded links, resets), its clients
+// leaving the operations they could not finish pending.
+func TestLinearizableKVStoreUnderNemesis(t *testing.T) {
+	var cases, pending int
+	harness.Check(t, func(t *harness.T) {
+		n := t.Net
+		ln, err := n.Host("server").Listen("tcp", ":80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go newKV().serve(ln)
+		var h harness.History
+		var wg sync.WaitGroup
+		for c := 1; c <= 3; c++ {
+			wg.Go(func() {
+				kvClient(&h, n.Host(fmt.Sprintf("c%d", c)), c, t.Seed, 25, 400*time.Millisecond, "server:80", "server:80")
+			})
+		}
+		wg.Wait()
+		for _, o := range h.Operations() {
+			if o.Pending() {
+				pending++
+			}
+		}
+		cases++
+		if err := harness.CheckLinearizable(&h); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("%d cases, %d operations left pending by faults", cases, pending)
 }
