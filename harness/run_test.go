@@ -1,6 +1,7 @@
 package harness_test
 
 import (
+	"flag"
 	"io"
 	"net"
 	"os"
@@ -37,8 +38,8 @@ func echoOnce(t *testing.T, n *netsim.Network) net.Conn {
 // TestRunVirtualTime shows Run's contract: a bubble, a fresh network whose
 // default profile is -headwind.faults (none here), exact instants.
 func TestRunVirtualTime(t *testing.T) {
-	if os.Getenv("HEADWIND_FAULTS") != "" {
-		t.Skip("asserts instants of a perfect network")
+	if os.Getenv("HEADWIND_FAULTS") != "" || flag.Lookup("headwind.faults").Value.String() != "" {
+		t.Skip("asserts instants of a perfect network; -headwind.faults changes them")
 	}
 	harness.Run(t, func(t *testing.T, n *netsim.Network) {
 		require.NoError(t, n.SetLink("client", "server", faultProfile(50*time.Millisecond)))
