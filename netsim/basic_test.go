@@ -3,6 +3,8 @@ package netsim_test
 import (
 	"io"
 	"net"
+	"net/netip"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -48,6 +50,72 @@ func TestDialTakesOneRoundTrip(t *testing.T) {
 		require.Equal(t, "hello", string(buf))
 		require.Equal(t, 200*time.Millisecond, time.Since(start))
 		c.Close()
+		n.Close()
+	})
+}
+
+func TestBadInputIsAnError(t *testing.T) {
+	_, err := netsim.New(netsim.Config{Window: -1, Backlog: -2, MaxDatagram: 70000, Default: faultconn.Profile{Loss: 2}})
+	require.Error(t, err)
+	for _, want := range []string{"netsim: Window -1 out of range", "netsim: Backlog -2 out of range", "netsim: MaxDatagram 70000 out of range [0,65535]", "Loss 2 out of range [0,1]"} {
+		require.Contains(t, err.Error(), want)
+	}
+	n := newNet(t, netsim.Config{})
+	bad := n.Host("no_underscores")
+	_, err = bad.Listen("tcp", ":80")
+	require.ErrorContains(t, err, `netsim: host name "no_underscores" is not a valid DNS label`)
+	_, err = bad.Dial("tcp", "x:80")
+	require.ErrorContains(t, err, "not a valid DNS label")
+	_, err = n.Host("a").Listen("udp", ":80")
+	require.ErrorContains(t, err, "unknown network udp")
+	_, err = n.Host("a").Listen("tcp", ":99999")
+	require.ErrorContains(t, err, "invalid port")
+	_, err = n.Host("a").Listen("tcp", "b:80")
+	require.ErrorContains(t, err, "not an address of host a")
+	require.ErrorContains(t, n.SetLink("a", "b", faultconn.Profile{Jitter: -1}), "Jitter -1ns out of range")
+	_, err = n.AddHost("c", netip.MustParseAddr("::1"))
+	require.ErrorContains(t, err, "out of range")
+	_, err = n.AddHost("a", netip.MustParseAddr("10.0.0.1"))
+	require.ErrorContains(t, err, "already exists")
+	ln, err := n.Host("a").Listen("tcp", ":80")
+	require.NoError(t, err)
+	_, err = n.Host("a").Listen("tcp", ":80")
+	require.ErrorIs(t, err, syscall.EADDRINUSE)
+	ln.Close()
+}
+
+func TestStatsAndDump(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNet(t, netsim.Config{Seed: 3, Default: faultconn.Profile{Latency: 10 * time.Millisecond}})
+		require.NoError(t, n.SetLink("a", "b", faultconn.Profile{Latency: 10 * time.Millisecond, Loss: 0.5}))
+		ln, err := n.Host("b").Listen("tcp", ":80")
+		require.NoError(t, err)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, c)
+		}()
+		c, err := n.Host("a").Dial("tcp", "b:80")
+		require.NoError(t, err)
+		for range 20 {
+			_, err := c.Write([]byte("0123456789"))
+			require.NoError(t, err)
+		}
+		n.Partition([]string{"a"}, []string{"b"})
+		time.Sleep(5 * time.Second)
+		st := n.Stats()
+		name := c.(*netsim.Conn).Name()
+		require.Equal(t, "a:49152->b:80#1", name)
+		require.Equal(t, uint64(20), st.Links[name].Out.Segments)
+		require.Equal(t, uint64(200), st.Links[name].Out.Bytes)
+		require.Greater(t, st.Links[name].Out.Lost, uint64(0))
+		require.Equal(t, st.Links[name].Out.Lost, st.Total.Lost)
+		dump := n.Dump()
+		for _, want := range []string{"netsim: seed 3", "host a 198.18.0.2", "host b 198.18.0.1", "link a->b latency=10ms loss=50%", "partition [a] [b]", "conn a:49152->b:80#1"} {
+			require.Contains(t, dump, want)
+		}
 		n.Close()
 	})
 }
