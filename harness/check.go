@@ -122,6 +122,12 @@ func CheckWith(t *testing.T, opts Options, body func(t *T)) {
 
 // runCase draws one case and runs body on it. It runs inside the bubble.
 func runCase(rt *rapid.T, opts Options, body func(t *T)) {
+	runCaseThen(rt, opts, body, nil)
+}
+
+// runCaseThen is runCase, calling after (if not nil) once the body has
+// returned or failed, before the network is closed.
+func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 	ht := drawCase(rt, opts)
 	tr := faultconn.NewTrace(TraceLimit)
 	n, err := netsim.New(netsim.Config{Seed: ht.Seed, Default: ht.Faults, Mode: opts.Mode, Trace: tr})
@@ -134,6 +140,9 @@ func runCase(rt *rapid.T, opts Options, body func(t *T)) {
 	go ht.nemesis()
 	defer func() {
 		r := recover()
+		if after != nil {
+			after(ht)
+		}
 		failed := r != nil || rt.Failed()
 		var dump string
 		if failed {
