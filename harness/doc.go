@@ -76,7 +76,10 @@
 // passes is seen by the reader first; partitions apply after their
 // instant), and nemesis steps fall at Offset past whole milliseconds to
 // stay off the system's round-number timers. A property that still
-// replays differently has a race of its own at one instant.
+// replays differently has a source of nondeterminism of its own (global
+// random numbers, map order, real time, a race at one instant);
+// CheckDeterminism runs generated cases twice with the same draws and
+// points at the first event where they part.
 //
 // # Limits
 //
