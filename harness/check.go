@@ -43,7 +43,8 @@ type Options struct {
 	// Faults bounds the default profile drawn for each case: every
 	// duration and probability is drawn between zero and its value here,
 	// Bandwidth is unlimited or between Faults.Bandwidth/100 and
-	// Faults.Bandwidth, Segment between 0 (no cutting) and its value, and
+	// Faults.Bandwidth, Segment 0 (no cutting) or between a 32nd of its
+	// value and its value, and
 	// Distribution is any up to its value. The zero value means the
 	// profile of -headwind.faults (HEADWIND_FAULTS) if given, else
 	// DefaultFaults.
@@ -176,8 +177,8 @@ func drawCase(rt *rapid.T, opts Options) *T {
 // DrawProfile draws a profile within bound, shrinking towards the perfect
 // link: every duration and probability between zero and its value in
 // bound, Bandwidth unlimited or between bound.Bandwidth/100 and
-// bound.Bandwidth, Segment between 0 and bound.Segment, and Distribution up
-// to bound.Distribution. Burst and Reset are drawn as well when bound has
+// bound.Bandwidth, Segment 0 (no cutting) or between bound.Segment/32 and
+// bound.Segment, and Distribution up to bound.Distribution. Burst and Reset are drawn as well when bound has
 // them.
 func DrawProfile(rt *rapid.T, bound faultconn.Profile) faultconn.Profile {
 	var p faultconn.Profile
@@ -218,8 +219,10 @@ func DrawProfile(rt *rapid.T, bound faultconn.Profile) faultconn.Profile {
 	p.Duplicate = prob("duplicate", bound.Duplicate)
 	p.Reorder = prob("reorder", bound.Reorder)
 	p.Corrupt = prob("corrupt", bound.Corrupt)
-	if bound.Segment > 0 {
-		p.Segment = rapid.IntRange(0, bound.Segment).Draw(rt, "segment")
+	if bound.Segment > 0 && rapid.Bool().Draw(rt, "cut segments") {
+		// Not below a 32nd of the bound: one-byte segments are legal
+		// pressure, but they multiply a case's events by the payload size.
+		p.Segment = rapid.IntRange(max(bound.Segment/32, 1), bound.Segment).Draw(rt, "segment")
 	}
 	p.Reset = prob("reset", bound.Reset)
 	return p

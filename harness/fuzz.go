@@ -35,6 +35,10 @@ import (
 // To add a failure found by Check to the corpus, let rapid write its
 // failfile (it does unless -rapid.nofailfile) and add it with
 // AddFailfiles before calling Fuzz.
+//
+// A saved input is a sequence of draws: when the property changes what it
+// draws (or a headwind upgrade changes what Check draws), an old input
+// decodes into another case and may pass. Fuzz again to refresh it.
 func Fuzz(f *testing.F, body func(t *T)) {
 	f.Helper()
 	FuzzWith(f, Options{}, body)

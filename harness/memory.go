@@ -144,7 +144,11 @@ type BoundResult struct {
 // goroutines than N plus GoroutineSlack. The scenario must generate its
 // load and wait for it to be handled (or refused) before returning: the
 // last sample is taken when it returns, before its network is closed, so
-// whatever the system still holds then counts.
+// whatever the system still holds then counts. Keep the system's state
+// reachable until then (a queue that became garbage is not measured), and
+// let the scenario run for at least one sampling interval, or call
+// Sampler.Sample at its moments of peak load, so that the peaks are seen
+// at both loads.
 //
 // Memory is measured process-wide: do not call CheckBounded from parallel
 // tests.

@@ -8,7 +8,9 @@ import (
 // Deadline is one direction's deadline, modelled on net.Pipe's: Wait returns
 // a channel that is closed once the deadline has passed. A deadline in the
 // past fails at once, the zero time clears it, and it can be re-armed after
-// it expired. The zero value has no deadline. Safe for concurrent use.
+// it expired. It keeps one timer for its whole life and re-arms it, so that
+// moving a deadline often (per request) leaves no stopped timers behind.
+// The zero value has no deadline. Safe for concurrent use.
 type Deadline struct {
 	mu     sync.Mutex // guards timer, cancel and at
 	timer  *time.Timer
@@ -20,30 +22,34 @@ type Deadline struct {
 func (d *Deadline) Set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.timer != nil && !d.timer.Stop() {
-		<-d.cancel // the timer fired and closed cancel: wait is over, re-arm
-	}
-	d.timer = nil
 	d.at = t
-	closed := isClosed(d.cancel)
-	if t.IsZero() {
-		if closed || d.cancel == nil {
-			d.cancel = make(chan struct{})
-		}
-		return
+	if d.timer != nil {
+		d.timer.Stop()
 	}
-	if dur := time.Until(t); dur > 0 {
-		if closed || d.cancel == nil {
-			d.cancel = make(chan struct{})
-		}
-		cancel := d.cancel
-		d.timer = time.AfterFunc(dur, func() { close(cancel) })
-		return
-	}
-	if d.cancel == nil {
+	if d.cancel == nil || isClosed(d.cancel) {
 		d.cancel = make(chan struct{})
 	}
-	if !closed {
+	if t.IsZero() {
+		return
+	}
+	dur := time.Until(t)
+	if dur <= 0 {
+		close(d.cancel)
+		return
+	}
+	if d.timer == nil {
+		d.timer = time.AfterFunc(dur, d.expire)
+	} else {
+		d.timer.Reset(dur)
+	}
+}
+
+// expire closes the channel if the deadline it was armed for has come (a
+// stale firing, from before the last Set, finds it has not).
+func (d *Deadline) expire() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.at.IsZero() && !time.Now().Before(d.at) && !isClosed(d.cancel) {
 		close(d.cancel)
 	}
 }
