@@ -175,18 +175,22 @@ func drawCase(rt *rapid.T, opts Options) *T {
 }
 
 // DrawProfile draws a profile within bound, shrinking towards the perfect
-// link: every duration and probability between zero and its value in
-// bound, Bandwidth unlimited or between bound.Bandwidth/100 and
+// link: every duration (in thousandths of its bound) and probability
+// between zero and its value in bound, Bandwidth unlimited or between bound.Bandwidth/100 and
 // bound.Bandwidth, Segment 0 (no cutting) or between bound.Segment/32 and
 // bound.Segment, and Distribution up to bound.Distribution. Burst and Reset are drawn as well when bound has
 // them.
 func DrawProfile(rt *rapid.T, bound faultconn.Profile) faultconn.Profile {
 	var p faultconn.Profile
+	// Durations are drawn in thousandths of their bound, so that they
+	// spread over its range (and shrink towards zero) instead of
+	// clustering at a few nanoseconds.
 	dur := func(name string, m time.Duration) time.Duration {
 		if m <= 0 {
 			return 0
 		}
-		return time.Duration(rapid.Int64Range(0, int64(m)).Draw(rt, name))
+		k := rapid.Int64Range(0, 1000).Draw(rt, name+" (‰ of bound)")
+		return time.Duration(int64(m) / 1000 * k)
 	}
 	prob := func(name string, m float64) float64 {
 		if m <= 0 {

@@ -72,8 +72,9 @@
 // given its inputs: the network's fates depend only on the seed, the
 // links' names and what is written on them. Events at the very same
 // virtual instant run in an order the Go scheduler picks; the engine makes
-// its own ties deterministic (an arrival due at the instant a deadline
-// passes is seen by the reader first; partitions apply after their
+// its own ties deterministic (at the instant a deadline passes, the
+// deadline wins over an arrival due then, as with the net package's
+// sockets, whichever goroutine runs first; partitions apply after their
 // instant), and nemesis steps fall at Offset past whole milliseconds to
 // stay off the system's round-number timers. A property that still
 // replays differently has a source of nondeterminism of its own (global

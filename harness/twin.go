@@ -3,7 +3,9 @@ package harness
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"regexp"
 	"testing"
@@ -60,16 +62,55 @@ func (r TwinResult) RapidSeed() string {
 // example "-rapid.seed=…" or "-headwind.seed=…"). It returns what the
 // child printed and whether it failed, and fails t only if the child
 // could not run.
+//
+// The child runs in a temporary copy of the package directory's testdata
+// (linked, not copied) without testdata/rapid, so that failfiles left by
+// earlier manual runs are not replayed instead of the search; fuzz corpora
+// and other test data stay where the test expects them.
 func RunTwin(t testing.TB, test, twin string, args ...string) TwinResult {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^" + regexp.QuoteMeta(test) + "$", "-test.count=1", "-rapid.nofailfile"}, args...)...)
 	cmd.Env = append(os.Environ(), TwinEnv+"="+twin)
+	dir, err := twinDir(t)
+	if err != nil {
+		t.Fatalf("harness: running %s as twin %q: %v", test, twin, err)
+	}
+	cmd.Dir = dir
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
-	err := cmd.Run()
+	err = cmd.Run()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
 		t.Fatalf("harness: running %s as twin %q: %v", test, twin, err)
 	}
 	return TwinResult{Output: buf.String(), Failed: err != nil}
+}
+
+// twinDir makes the working directory of a twin: a temporary directory
+// whose testdata links to the package's, except testdata/rapid.
+func twinDir(t testing.TB) (string, error) {
+	pkg, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	dir := t.TempDir()
+	entries, err := os.ReadDir(filepath.Join(pkg, "testdata"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return dir, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(filepath.Join(dir, "testdata"), 0o755); err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.Name() == "rapid" {
+			continue
+		}
+		if err := os.Symlink(filepath.Join(pkg, "testdata", e.Name()), filepath.Join(dir, "testdata", e.Name())); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }

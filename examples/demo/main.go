@@ -84,7 +84,7 @@ func run(w io.Writer, seed uint64, faults string) error {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "1. Searching fault schedules for a double charge in the buggy twin (rapid seed %d) ...\n", seed)
 	args := []string{"-run", "^TestTwinNoDedupe$", "-v", "-rapid.nofailfile", "-rapid.shrinktime=5s",
-		fmt.Sprintf("-rapid.seed=%d", seed), "-headwind.trace=" + tmp}
+		fmt.Sprintf("-rapid.seed=%d", seed), "-rapid.checks=1000", "-headwind.trace=" + tmp}
 	if faults != "" {
 		args = append(args, "-headwind.faults="+faults)
 	}
