@@ -127,9 +127,9 @@ type Link struct {
 	rhead   int
 	timer   *time.Timer
 	armed   time.Time // when the timer fires; zero when it is not armed
-	werr    error // writes fail with werr
-	rerr    error // reads fail with rerr once the ready data is read
-	rclosed error // reads fail with rclosed at once
+	werr    error     // writes fail with werr
+	rerr    error     // reads fail with rerr once the ready data is read
+	rclosed error     // reads fail with rclosed at once
 	finSent bool
 	finRead bool // the reader has seen end of stream
 	stats   Stats
