@@ -197,7 +197,10 @@ func (h *Host) Dial(network, address string) (net.Conn, error) {
 // ECONNREFUSED. An attempt that goes unanswered (a partition, a full
 // backlog) is retried 1s, 2s, 4s, … after the first, like Linux's SYN
 // retries, and fails with ETIMEDOUT 127s after the dial started, unless ctx
-// ends first.
+// ends first. The handshake sees the links' Latency and partitions, not
+// their jitter, loss or bandwidth (those apply to the data); the server's
+// Accept can return the connection as soon as the SYN arrives, half a
+// round trip before the dial returns.
 func (h *Host) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	c, err := h.dial(ctx, network, address)
 	if err != nil {
