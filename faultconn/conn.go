@@ -71,6 +71,7 @@ func wrap(c net.Conn, cfg Config, name string) *Conn {
 	txc := linkConfig(name, Out, cfg.Seed, cfg.Mode, cfg.Window, cfg.Trace)
 	txc.Script = cfg.script()
 	txc.OnTimeout = func() { fc.failReads(link.Injected(syscall.ETIMEDOUT)) }
+	txc.OnInjectedReset = fc.failReads
 	rxc := linkConfig(name, In, cfg.Seed, cfg.Mode, cfg.Window, cfg.Trace)
 	rxc.OnTimeout = func() { fc.failWrites(link.Injected(syscall.ETIMEDOUT)) }
 	rxc.OnReset = func(err error) {
@@ -181,9 +182,6 @@ func (c *Conn) Write(b []byte) (int, error) {
 		<-c.wsem
 	}
 	n, err := c.tx.Write(b)
-	if err != nil && errors.Is(err, ErrInjected) && errors.Is(err, syscall.ECONNRESET) {
-		c.failReads(err)
-	}
 	return n, c.opErr("write", err)
 }
 

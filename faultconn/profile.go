@@ -84,7 +84,10 @@ type Profile struct {
 	// datagrams and ignore it.
 	Segment int
 	// Reset is the probability, per segment, that the connection is reset
-	// instead of the segment being sent. Streams only.
+	// instead of the segment being sent. Streams only. The write that drew
+	// it reports success, as when a kernel took the bytes (the rest of it
+	// is never sent); this end's reads and later writes fail with
+	// ECONNRESET at once, the peer's when the reset arrives.
 	Reset float64
 }
 

@@ -175,8 +175,8 @@ func drawCase(rt *rapid.T, opts Options) *T {
 }
 
 // DrawProfile draws a profile within bound, shrinking towards the perfect
-// link: every duration (in thousandths of its bound) and probability
-// between zero and its value in bound, Bandwidth unlimited or between bound.Bandwidth/100 and
+// link: every duration (in thousandths of its bound; Latency plus Offset)
+// and probability between zero and its value in bound, Bandwidth unlimited or between bound.Bandwidth/100 and
 // bound.Bandwidth, Segment 0 (no cutting) or between bound.Segment/32 and
 // bound.Segment, and Distribution up to bound.Distribution. Burst and Reset are drawn as well when bound has
 // them.
@@ -199,6 +199,12 @@ func DrawProfile(rt *rapid.T, bound faultconn.Profile) faultconn.Profile {
 		return rapid.Float64Range(0, m).Draw(rt, name)
 	}
 	p.Latency = dur("latency", bound.Latency)
+	if bound.Latency > 0 {
+		// Off the round instants of the system's own timers, as the
+		// nemesis is: an answer due at the very instant a timeout fires
+		// makes the system's own choice between them up to the scheduler.
+		p.Latency += Offset
+	}
 	p.Jitter = dur("jitter", bound.Jitter)
 	if bound.Distribution > 0 && p.Jitter > 0 {
 		p.Distribution = faultconn.Distribution(rapid.IntRange(0, int(bound.Distribution)).Draw(rt, "distribution"))
@@ -258,10 +264,11 @@ func (k StepKind) String() string {
 }
 
 // Offset is added to the instant of every nemesis step, which are whole
-// milliseconds otherwise. Events at the same virtual instant run in an
-// order the Go scheduler chooses; the odd offset keeps the nemesis off the
-// round instants of the system's own timers (timeouts, backoffs,
-// retransmissions), so that a schedule replays the same way every time.
+// milliseconds otherwise, and to every drawn Latency. Events at the same
+// virtual instant run in an order the Go scheduler chooses; the odd offset
+// keeps the nemesis and the arrivals off the round instants of the
+// system's own timers (timeouts, backoffs, retransmissions), so that a
+// case replays the same way every time.
 const Offset = 777 * time.Nanosecond
 
 // Step is one nemesis action. Hosts are chosen when the step runs, from

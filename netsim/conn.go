@@ -1,7 +1,6 @@
 package netsim
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -55,6 +54,8 @@ func (n *Network) newPair(client, server *Host, cport uint16, dst netip.AddrPort
 	c.peer, s.peer = s, c
 	c.created, s.created = time.Now(), time.Now()
 	up.OnTimeout = func() { c.rx.AbortReader(link.Injected(syscall.ETIMEDOUT)) }
+	up.OnInjectedReset = c.rx.AbortReader // a drawn reset kills this end's reads too
+	down.OnInjectedReset = s.rx.AbortReader
 	down.OnTimeout = func() { s.rx.AbortReader(link.Injected(syscall.ETIMEDOUT)) }
 	up.OnReset = func(err error) { s.resetArrived(err) }
 	down.OnReset = func(err error) { c.resetArrived(err) }
@@ -113,9 +114,6 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return 0, c.opErr("write", net.ErrClosed)
 	}
 	n, err := c.tx.Write(b)
-	if err != nil && errors.Is(err, faultconn.ErrInjected) && errors.Is(err, syscall.ECONNRESET) {
-		c.rx.AbortReader(err) // an injected reset kills both directions here
-	}
 	return n, c.opErr("write", err)
 }
 

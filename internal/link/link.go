@@ -60,6 +60,10 @@ type Config struct {
 	OnTimeout func()                  // retransmissions gave up; called without the lock
 	OnReset   func(error)             // a reset reached the reader; called without the lock
 	OnRefused func()                  // data reached a closed reader (a TCP stack answers with a reset); called without the lock
+	// OnInjectedReset runs, without the lock, when a write drew a reset:
+	// the reset is on its way to the peer, and the front end resets its
+	// own end (its reads) with err.
+	OnInjectedReset func(err error)
 	// Script, when not nil, decides every segment's cut and fate instead
 	// of the random stream (fuzzing chooses them).
 	Script Script
@@ -355,8 +359,15 @@ func (l *Link) Write(b []byte) (int, error) {
 			}
 		}
 		if f.reset {
+			// The connection is reset instead of this segment being sent.
+			// Like a kernel that took the bytes before the reset, the write
+			// reports success; the rest of it is never sent, later writes
+			// fail, and both ends see the reset, this one at once (through
+			// OnInjectedReset, not this call's result: a write and a read
+			// racing to report one reset would make replays differ).
 			l.resetLocked(Injected(syscall.ECONNRESET))
-			return n, l.werr
+			l.due.injected = l.werr
+			return len(b), nil
 		}
 		l.send(&p, &f, b[n:n+size], nil)
 		n += size
@@ -829,6 +840,7 @@ func (l *Link) unlock() {
 type callbacks struct {
 	timedOut, refused bool
 	reset             error
+	injected          error
 }
 
 func (l *Link) run(cb *callbacks) {
@@ -840,6 +852,9 @@ func (l *Link) run(cb *callbacks) {
 	}
 	if cb.refused && l.cfg.OnRefused != nil {
 		l.cfg.OnRefused()
+	}
+	if cb.injected != nil && l.cfg.OnInjectedReset != nil {
+		l.cfg.OnInjectedReset(cb.injected)
 	}
 	*cb = callbacks{}
 }

@@ -306,11 +306,16 @@ func TestResetEndsWriteAtDrawnSegment(t *testing.T) {
 			for !twin.draw(&p, 1).reset {
 				first++
 			}
-			l := New(Config{Name: "stats", Seed: seed}, p)
+			var reset error
+			l := New(Config{Name: "stats", Seed: seed, OnInjectedReset: func(err error) { reset = err }}, p)
 			n, err := l.Write(pattern(10*first + 10))
-			require.ErrorIs(t, err, ErrInjected)
-			require.Equal(t, first, n)
+			require.NoError(t, err, "the write that drew a reset reports success")
+			require.Equal(t, 10*first+10, n)
+			require.ErrorIs(t, reset, ErrInjected, "the front end is told at once")
+			require.Equal(t, uint64(first), l.Stats().Segments, "segments from the drawn one on are never sent")
 			require.Equal(t, uint64(1), l.Stats().Resets)
+			_, err = l.Write([]byte("x"))
+			require.ErrorIs(t, err, ErrInjected, "later writes fail")
 		})
 	}
 }
