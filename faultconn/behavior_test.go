@@ -1019,10 +1019,11 @@ func TestBehaviorPacketLossAll(t *testing.T) {
 // as a full socket buffer drops them, and counted.
 func TestBehaviorPacketWindowDrops(t *testing.T) {
 	a, b := bhvUDPPair(t,
-		faultconn.Config{Name: "a", Window: 10, Out: faultconn.Profile{Latency: 50 * time.Millisecond}},
+		// Each datagram costs its 4 bytes plus 256 of overhead: two fit in 530.
+		faultconn.Config{Name: "a", Window: 530, Out: faultconn.Profile{Latency: 50 * time.Millisecond}},
 		faultconn.Config{Name: "b"})
 	for i := range 5 {
-		_, err := a.WriteTo([]byte{'0' + byte(i), 1, 2, 3}, b.LocalAddr()) // 4 bytes: two fit in 10
+		_, err := a.WriteTo([]byte{'0' + byte(i), 1, 2, 3}, b.LocalAddr())
 		require.NoError(t, err, "WriteTo does not report the drop, as UDP does not")
 	}
 	require.NoError(t, b.SetReadDeadline(time.Now().Add(5*time.Second)))
@@ -1127,4 +1128,18 @@ func TestBehaviorBadConfig(t *testing.T) {
 	buf := make([]byte, 2)
 	_, err = io.ReadFull(p1, buf)
 	require.NoError(t, err)
+}
+
+func TestBehaviorPacketLimits(t *testing.T) {
+	a, b := bhvUDPPair(t, faultconn.Config{Name: "a", Window: 2600, Out: faultconn.Profile{Latency: time.Hour}}, faultconn.Config{Name: "b"})
+	_, err := a.WriteTo(make([]byte, faultconn.MaxDatagram+1), b.LocalAddr())
+	require.ErrorIs(t, err, syscall.EMSGSIZE)
+	// Empty datagrams cost their overhead: ten fit in 2600 bytes, not all.
+	for range 100 {
+		_, err := a.WriteTo(nil, b.LocalAddr())
+		require.NoError(t, err)
+	}
+	st := a.(bhvStatser).Stats().Out
+	require.Equal(t, uint64(10), st.Segments)
+	require.Equal(t, uint64(90), st.Dropped)
 }

@@ -46,7 +46,8 @@ type Config struct {
 	Script Script
 }
 
-// Fate is one segment's cut and fate, chosen by a Script.
+// Fate is one segment's cut and fate, chosen by a Script. The zero value
+// (with a Size) delivers the segment intact.
 type Fate struct {
 	// Size is how many bytes the segment takes, from 1 to the most
 	// offered (smaller values are raised to 1, larger ones cut down).
@@ -58,10 +59,11 @@ type Fate struct {
 	Duplicate bool
 	// Reorder holds the segment back so that later ones overtake it.
 	Reorder bool
-	// FlipBit is the bit to flip, counted from the segment's first byte
-	// (modulo its size); -1 flips none. In Stream mode a flipped segment
-	// is retransmitted instead, as a bad checksum would make it.
-	FlipBit int
+	// Flip flips bit Bit of the segment, counted from its first byte
+	// (modulo the segment's size in bits). In Stream mode a flipped
+	// segment is retransmitted instead, as a bad checksum would make it.
+	Flip bool
+	Bit  int
 }
 
 // Script chooses the segments of a direction: Next is called once per
@@ -74,9 +76,13 @@ type Script interface {
 // scriptAdapter hands a Script to the engine.
 type scriptAdapter struct{ s Script }
 
-func (a scriptAdapter) Next(max int) link.Scripted {
-	f := a.s.Next(max)
-	return link.Scripted{Size: f.Size, Lose: f.Lose, Duplicate: f.Duplicate, Reorder: f.Reorder, Bit: f.FlipBit}
+func (a scriptAdapter) Next(most int) link.Scripted {
+	f := a.s.Next(most)
+	bit := -1
+	if f.Flip {
+		bit = max(f.Bit, 0)
+	}
+	return link.Scripted{Size: f.Size, Lose: f.Lose, Duplicate: f.Duplicate, Reorder: f.Reorder, Bit: bit}
 }
 
 // Validate reports every problem of c in one error, each naming the field,
@@ -171,5 +177,6 @@ type DirStats struct {
 
 // Stats counts what happened to a connection, per direction.
 type Stats struct {
-	Out, In DirStats
+	Out DirStats // what this end wrote
+	In  DirStats // what this end received
 }

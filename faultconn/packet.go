@@ -1,6 +1,8 @@
 package faultconn
 
 import (
+	"os"
+	"syscall"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +11,10 @@ import (
 
 	"github.com/headwind-go/headwind/internal/link"
 )
+
+// MaxDatagram is the largest datagram a PacketConn sends: the largest UDP
+// payload over IPv4.
+const MaxDatagram = 65507
 
 // PacketConn is a net.PacketConn with datagram faults: loss, duplication,
 // reordering, corruption, latency, jitter and bandwidth, drawn per datagram.
@@ -35,14 +41,7 @@ func WrapPacketConn(pc net.PacketConn, cfg Config) (net.PacketConn, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	var errs []error
-	if cfg.Out.Reset != 0 {
-		errs = append(errs, fmt.Errorf("faultconn: Out.Reset %g out of range [0,0]: packet conns have no connection to reset", cfg.Out.Reset))
-	}
-	if cfg.In.Reset != 0 {
-		errs = append(errs, fmt.Errorf("faultconn: In.Reset %g out of range [0,0]: packet conns have no connection to reset", cfg.In.Reset))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := packetResets(cfg.Out, cfg.In); err != nil {
 		return nil, err
 	}
 	name := cfg.name("packet")
@@ -64,8 +63,8 @@ func (c *PacketConn) SetProfiles(out, in Profile) error {
 	if err := (Config{Out: out, In: in}).Validate(); err != nil {
 		return err
 	}
-	if out.Reset != 0 || in.Reset != 0 {
-		return fmt.Errorf("faultconn: Reset out of range [0,0]: packet conns have no connection to reset")
+	if err := packetResets(out, in); err != nil {
+		return err
 	}
 	c.tx.SetProfile(toLink(out))
 	c.rx.SetProfile(toLink(in))
@@ -86,8 +85,12 @@ func (c *PacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 // WriteTo queues one datagram to addr through the Out profile. It does not
-// block.
+// block. A datagram over MaxDatagram fails with EMSGSIZE; one that would
+// take the Out window over its limit is dropped and counted (Stats).
 func (c *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if len(b) > MaxDatagram {
+		return 0, opError("write", c.raw.LocalAddr(), addr, os.NewSyscallError("sendto", syscall.EMSGSIZE))
+	}
 	n, err := c.tx.WriteTo(b, addr)
 	return n, opError("write", c.raw.LocalAddr(), addr, err)
 }
@@ -133,17 +136,39 @@ func (c *PacketConn) outPump() {
 	}
 }
 
+// maxReadFailures is how many reads in a row may fail before the In pump
+// gives up on the wrapped conn.
+const maxReadFailures = 100
+
 func (c *PacketConn) inPump() {
 	defer c.wg.Done()
 	buf := make([]byte, 64<<10)
+	failures := 0
 	for {
 		n, addr, err := c.raw.ReadFrom(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			// Transient errors (an ICMP error on a connected socket) are
+			// skipped; a conn that keeps failing is given up on, so the
+			// pump never spins.
+			if failures++; errors.Is(err, net.ErrClosed) || failures > maxReadFailures {
+				c.rx.AbortReader(err)
 				return
 			}
 			continue
 		}
+		failures = 0
 		c.rx.WriteTo(buf[:n], addr)
 	}
+}
+
+// packetResets reports a Reset set on a packet conn's profiles.
+func packetResets(out, in Profile) error {
+	var errs []error
+	if out.Reset != 0 {
+		errs = append(errs, fmt.Errorf("faultconn: Out.Reset %g out of range [0,0]: packet conns have no connection to reset", out.Reset))
+	}
+	if in.Reset != 0 {
+		errs = append(errs, fmt.Errorf("faultconn: In.Reset %g out of range [0,0]: packet conns have no connection to reset", in.Reset))
+	}
+	return errors.Join(errs...)
 }

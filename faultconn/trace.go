@@ -40,32 +40,32 @@ func (d Dir) String() string {
 type Kind uint8
 
 const (
-	// KindSend: a segment was written and its fate drawn.
+	// KindSend means a segment was written and its fate drawn.
 	KindSend Kind = iota
-	// KindDeliver: a segment reached the reader's buffer.
+	// KindDeliver means a segment reached the reader's buffer.
 	KindDeliver
-	// KindLose: a transmission of a segment was lost.
+	// KindLose means a transmission of a segment was lost.
 	KindLose
-	// KindDuplicate: a segment was duplicated.
+	// KindDuplicate means a segment was duplicated.
 	KindDuplicate
-	// KindReorder: a segment was held back so later ones overtake it.
+	// KindReorder means a segment was held back so later ones overtake it.
 	KindReorder
-	// KindCorrupt: a bit of a segment was flipped.
+	// KindCorrupt means a bit of a segment was flipped.
 	KindCorrupt
-	// KindRetransmit: a lost segment was sent again (Stream mode).
+	// KindRetransmit means a lost segment was sent again (Stream mode).
 	KindRetransmit
-	// KindReset: the connection was reset.
+	// KindReset means the connection was reset.
 	KindReset
-	// KindFin: the writer closed; the end of the stream reached the reader.
+	// KindFin means the writer closed; the end of the stream reached the reader.
 	KindFin
-	// KindDrop: a segment or datagram was dropped for lack of buffer room.
+	// KindDrop means a segment or datagram was dropped for lack of buffer room.
 	KindDrop
-	// KindTimeout: retransmissions gave up and the connection failed with
+	// KindTimeout means retransmissions gave up and the connection failed with
 	// ETIMEDOUT.
 	KindTimeout
-	// KindBlock: a transmission was blocked by a partition.
+	// KindBlock means a transmission was blocked by a partition.
 	KindBlock
-	// KindNote: a free-text note, added with Trace.Note.
+	// KindNote means a free-text note, added with Trace.Note.
 	KindNote
 )
 

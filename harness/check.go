@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -90,13 +91,23 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxSteps == 0 {
 		o.MaxSteps = 6
 	}
-	return o, o.Faults.Validate()
+	var errs []error
+	if err := o.Faults.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Duration < 0 {
+		errs = append(errs, fmt.Errorf("harness: Options.Duration %v out of range [0,∞) (0 means 10s)", o.Duration))
+	}
+	if o.Mode != faultconn.Stream && o.Mode != faultconn.Segments {
+		errs = append(errs, fmt.Errorf("harness: Options.Mode %d out of range [0,1] (Stream, Segments)", int(o.Mode)))
+	}
+	return o, errors.Join(errs...)
 }
 
 // Check checks a property over generated bad networks: it runs body as a
 // rapid property, each case in its own testing/synctest bubble with its
-// own netsim.Network, whose seed, default profile (within DefaultFaults)
-// and nemesis schedule (partitions, heals, isolations, link degradations
+// own netsim.Network, whose seed, default profile (within the profile of
+// -headwind.faults if given, else DefaultFaults) and nemesis schedule (partitions, heals, isolations, link degradations
 // and resets of live connections, over 10s of virtual time) are drawn by
 // rapid, so a failing case shrinks to the smallest faults and the
 // shortest schedule that still fail. The failure output gives rapid's
@@ -112,7 +123,7 @@ func CheckWith(t *testing.T, opts Options, body func(t *T)) {
 	t.Helper()
 	opts, err := opts.withDefaults()
 	if err != nil {
-		t.Fatalf("harness: Options.Faults: %v", err)
+		t.Fatal(err)
 	}
 	rapid.Check(t, func(rt *rapid.T) {
 		rapid.SyncTest(rt, func(rt *rapid.T) {
@@ -179,7 +190,8 @@ func drawCase(rt *rapid.T, opts Options) *T {
 // and probability between zero and its value in bound, Bandwidth unlimited or between bound.Bandwidth/100 and
 // bound.Bandwidth, Segment 0 (no cutting) or between bound.Segment/32 and
 // bound.Segment, and Distribution up to bound.Distribution. Burst and Reset are drawn as well when bound has
-// them.
+// them (Burst.R between a tenth of its bound and its bound: a burst that
+// never ends is not a burst).
 func DrawProfile(rt *rapid.T, bound faultconn.Profile) faultconn.Profile {
 	var p faultconn.Profile
 	// Durations are drawn in thousandths of their bound, so that they
@@ -256,6 +268,8 @@ const (
 
 var stepNames = [...]string{"partition", "isolate", "degrade", "reset", "heal"}
 
+// String returns the step's name: "partition", "isolate", "degrade",
+// "reset" or "heal".
 func (k StepKind) String() string {
 	if k >= 0 && int(k) < len(stepNames) {
 		return stepNames[k]
@@ -275,8 +289,8 @@ const Offset = 777 * time.Nanosecond
 // the network's hosts sorted by name (the body creates them), by index
 // modulo their number, so a schedule means the same thing on every replay.
 type Step struct {
-	At      time.Duration // since the case began
-	Kind    StepKind
+	At      time.Duration     // since the case began
+	Kind    StepKind          // what the step does
 	Mask    uint64            // StepPartition: bit i set puts host i in the first group
 	A, B    int               // host indices for isolate, degrade, reset
 	Profile faultconn.Profile // StepDegrade
@@ -284,10 +298,12 @@ type Step struct {
 
 // Schedule is a nemesis schedule: steps in time order, then a final heal.
 type Schedule struct {
-	Steps []Step
+	Steps []Step        // in time order
 	End   time.Duration // when everything is healed
 }
 
+// String describes the schedule in the order its steps run, with host
+// indices (they are resolved against the hosts when the steps run).
 func (s Schedule) String() string {
 	if len(s.Steps) == 0 {
 		return "no nemesis"

@@ -34,7 +34,7 @@ func FindNondeterminism(t *testing.T, opts Options, cases int, body func(t *T)) 
 	t.Helper()
 	opts, err := opts.withDefaults()
 	if err != nil {
-		return fmt.Errorf("harness: Options.Faults: %w", err)
+		return err
 	}
 	if cases <= 0 {
 		cases = 20

@@ -40,3 +40,9 @@ func TestDeterminismCatchesGlobalRandom(t *testing.T) {
 	t.Log(err)
 	require.Regexp(t, `case \d+ ran differently twice with the same draws: link client:\d+->server:80#\d+: `, err.Error())
 }
+
+func TestOptionsAreValidated(t *testing.T) {
+	err := harness.FindNondeterminism(t, harness.Options{Duration: -time.Second, Mode: 5}, 1, func(*harness.T) {})
+	require.ErrorContains(t, err, "harness: Options.Duration -1s out of range [0,∞)")
+	require.ErrorContains(t, err, "harness: Options.Mode 5 out of range [0,1]")
+}

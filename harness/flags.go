@@ -29,7 +29,8 @@ func setting(f *string, env string) string {
 }
 
 // seed returns the seed given by -headwind.seed or HEADWIND_SEED, or a
-// fresh random one; given reports which.
+// fresh random one (from the global source: the one place headwind uses
+// it, to pick a seed that it then prints); given reports which.
 func seed() (s uint64, given bool, err error) {
 	v := setting(seedFlag, "HEADWIND_SEED")
 	if v == "" {

@@ -49,7 +49,7 @@ func FuzzWith(f *testing.F, opts Options, body func(t *T)) {
 	f.Helper()
 	opts, err := opts.withDefaults()
 	if err != nil {
-		f.Fatalf("harness: Options.Faults: %v", err)
+		f.Fatal(err)
 	}
 	// Seeds: a perfect network with no nemesis (all-zero draws), and a few
 	// inputs long enough to draw faults and a schedule.
@@ -155,7 +155,7 @@ func (s *fuzzScript) next() (byte, bool) {
 }
 
 func (s *fuzzScript) Next(max int) faultconn.Fate {
-	f := faultconn.Fate{Size: max, FlipBit: -1}
+	f := faultconn.Fate{Size: max}
 	size, ok := s.next()
 	if !ok {
 		return f
@@ -174,7 +174,7 @@ func (s *fuzzScript) Next(max int) faultconn.Fate {
 		f.Reorder = true
 	default:
 		bit, _ := s.next()
-		f.FlipBit = int(bit)
+		f.Flip, f.Bit = true, int(bit)
 	}
 	return f
 }

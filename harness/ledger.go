@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"sync"
@@ -15,22 +16,38 @@ import (
 // concurrent use; record from any goroutine, and Check once the run is
 // over.
 type Ledger struct {
-	mu      sync.Mutex
-	entries map[string]*entry
-	order   []string // keys in first-seen order, for stable reports
+	// Limit is the most distinct keys the ledger records; zero means
+	// DefaultLedgerLimit. Records of keys beyond it are counted, not kept,
+	// and Check then fails: a ledger that lost track proves nothing.
+	Limit int
+
+	mu       sync.Mutex // guards the fields below
+	entries  map[string]*entry
+	order    []string // keys in first-seen order, for stable reports
+	overflow int      // records of keys beyond Limit
 }
+
+// DefaultLedgerLimit is the number of keys a Ledger records when its Limit
+// is zero.
+const DefaultLedgerLimit = 1 << 20
 
 type entry struct {
 	issued, applied, acked, rejected int
 	appliedAfterReject               bool
 }
 
+// get returns the entry of key, or a scratch entry (counted as overflow)
+// when the ledger is full.
 func (l *Ledger) get(key string) *entry {
 	if l.entries == nil {
 		l.entries = make(map[string]*entry)
 	}
 	e, ok := l.entries[key]
 	if !ok {
+		if len(l.entries) >= cmp.Or(l.Limit, DefaultLedgerLimit) {
+			l.overflow++
+			return &entry{}
+		}
 		e = &entry{}
 		l.entries[key] = e
 		l.order = append(l.order, key)
@@ -130,6 +147,9 @@ func (l *Ledger) Check() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var errs []error
+	if l.overflow > 0 {
+		errs = append(errs, fmt.Errorf("%d records of keys beyond the ledger's Limit of %d were not kept", l.overflow, cmp.Or(l.Limit, DefaultLedgerLimit)))
+	}
 	keys := l.order
 	for _, k := range keys {
 		e := l.entries[k]
@@ -149,5 +169,9 @@ func (l *Ledger) Check() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("harness: ledger: %d violations:\n%w", len(errs), errors.Join(errs...))
+	noun := "violations"
+	if len(errs) == 1 {
+		noun = "violation"
+	}
+	return fmt.Errorf("harness: ledger: %d %s:\n%w", len(errs), noun, errors.Join(errs...))
 }

@@ -74,3 +74,16 @@ func TestLedgerConcurrent(t *testing.T) {
 	require.NoError(t, l.Check())
 	require.Equal(t, 4000, l.Counts().Acked)
 }
+
+func TestLedgerLimit(t *testing.T) {
+	l := harness.Ledger{Limit: 2}
+	for _, k := range []string{"a", "b", "c", "d"} {
+		l.Issue(k)
+		l.Apply(k)
+		l.Ack(k)
+	}
+	err := l.Check()
+	require.ErrorContains(t, err, "harness: ledger: 1 violation:")
+	require.ErrorContains(t, err, "6 records of keys beyond the ledger's Limit of 2 were not kept")
+	require.Equal(t, 2, l.Counts().Keys)
+}

@@ -30,9 +30,10 @@ type Sampler struct {
 type Usage struct {
 	Heap       uint64 // peak live heap, bytes
 	Goroutines int    // peak number of goroutines
-	Samples    int
+	Samples    int    // samples taken
 }
 
+// String describes the peaks.
 func (u Usage) String() string {
 	return fmt.Sprintf("peak heap %s, peak goroutines %d (%d samples)", bytesString(u.Heap), u.Goroutines, u.Samples)
 }
@@ -131,10 +132,10 @@ func (b Bound) withDefaults() Bound {
 // BoundResult is what MeasureBounded measured: the growth above the
 // baseline at loads N and k·N.
 type BoundResult struct {
-	Bound          Bound
-	Base, Scaled   Usage // peaks at N and k·N, above the idle baseline
-	HeapLimit      uint64
-	GoroutineLimit int
+	Bound          Bound  // the bound checked, with defaults filled in
+	Base, Scaled   Usage  // peaks at N and k·N, above the idle baseline
+	HeapLimit      uint64 // the most heap k·N may peak at
+	GoroutineLimit int    // the most goroutines k·N may peak at
 }
 
 // CheckBounded proves "bounded under overload": it runs scenario at load N
@@ -209,6 +210,7 @@ func measure(t *testing.T, b Bound, scenario func(t *testing.T, n *netsim.Networ
 	return u
 }
 
+// String describes both runs and the limit.
 func (r BoundResult) String() string {
 	return fmt.Sprintf("bounded check: load %d: %v; load %d: %v; heap limit %s",
 		r.Bound.Load, r.Base, r.Bound.Load*r.Bound.Factor, r.Scaled, bytesString(r.HeapLimit))

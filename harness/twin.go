@@ -41,8 +41,8 @@ func Twin() string { return os.Getenv(TwinEnv) }
 
 // TwinResult is what a twin's run printed and whether it failed.
 type TwinResult struct {
-	Output string
-	Failed bool
+	Output string // what the child printed, stdout and stderr
+	Failed bool   // whether it exited with a failure
 }
 
 var rapidSeedRE = regexp.MustCompile(`-rapid\.seed=(\d+)`)

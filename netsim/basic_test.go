@@ -119,3 +119,45 @@ func TestStatsAndDump(t *testing.T) {
 		n.Close()
 	})
 }
+
+// TestFatesDoNotDependOnDialOrder: a connection's fates depend on the
+// seed and its own traffic, not on which other servers its host dialed
+// first (which shifts its ephemeral port).
+func TestFatesDoNotDependOnDialOrder(t *testing.T) {
+	delivered := func(order []string) uint64 {
+		var got uint64
+		synctest.Test(t, func(t *testing.T) {
+			n := newNet(t, netsim.Config{Seed: 9, Mode: faultconn.Segments, Default: faultconn.Profile{Latency: time.Millisecond, Loss: 0.5}})
+			for _, s := range []string{"s1", "s2"} {
+				ln, err := n.Host(s).Listen("tcp", ":80")
+				require.NoError(t, err)
+				go func() {
+					for {
+						c, err := ln.Accept()
+						if err != nil {
+							return
+						}
+						go io.Copy(io.Discard, c)
+					}
+				}()
+			}
+			conns := map[string]net.Conn{}
+			for _, s := range order {
+				c, err := n.Host("c").Dial("tcp", s+":80")
+				require.NoError(t, err)
+				conns[s] = c
+			}
+			for range 100 {
+				_, err := conns["s1"].Write([]byte("x"))
+				require.NoError(t, err)
+			}
+			time.Sleep(time.Second)
+			got = conns["s1"].(*netsim.Conn).Stats().Out.Delivered
+			n.Close()
+		})
+		return got
+	}
+	a, b := delivered([]string{"s1", "s2"}), delivered([]string{"s2", "s1"})
+	require.Equal(t, a, b)
+	require.Less(t, a, uint64(100), "loss 50% lost nothing")
+}

@@ -43,6 +43,10 @@ func (n *Network) newPair(client, server *Host, cport uint16, dst netip.AddrPort
 	n.mu.Lock()
 	up := n.cfg.linkConfig(name, uint8(faultconn.Out), n)
 	down := n.cfg.linkConfig(name, uint8(faultconn.In), n)
+	// The random streams are keyed without the client's ephemeral port,
+	// which depends on what else the host dialed first.
+	up.Key = fmt.Sprintf("%s->%s:%d#%d", client.name, server.name, dst.Port(), ord)
+	down.Key = up.Key
 	up.Blocked = n.blockedFunc(client.name, server.name)
 	down.Blocked = n.blockedFunc(server.name, client.name)
 	upP := toLink(n.profileLocked(client.name, server.name))

@@ -283,11 +283,17 @@ func (h *Host) dial(ctx context.Context, network, address string) (*Conn, error)
 	if n.isClosed() {
 		return fail(net.ErrClosed)
 	}
+	if err := ctx.Err(); err != nil {
+		return fail(mapCtxErr(err))
+	}
+	blocked := false // some attempt met a partition (an injected fault)
 	for attempt := 0; ; attempt++ {
 		if err := waitUntil(time.Now().Add(fwd.Latency)); err != nil {
 			return fail(err)
 		}
-		if n.reachableAt(h.name, server.name, time.Now()) {
+		reachable := n.reachableAt(h.name, server.name, time.Now())
+		blocked = blocked || !reachable
+		if reachable {
 			l := server.listener(port)
 			if l == nil {
 				if err := waitUntil(time.Now().Add(back.Latency)); err != nil {
@@ -311,7 +317,11 @@ func (h *Host) dial(ctx context.Context, network, address string) (*Conn, error)
 			return fail(err)
 		}
 		if attempt == synRetries {
-			return fail(wrapSys("connect", link.Injected(syscall.ETIMEDOUT)))
+			var err error = syscall.ETIMEDOUT // a full backlog: a limit, not a fault
+			if blocked {
+				err = link.Injected(syscall.ETIMEDOUT)
+			}
+			return fail(wrapSys("connect", err))
 		}
 	}
 }
@@ -343,7 +353,9 @@ func mapCtxErr(err error) error {
 }
 
 // errTimeout mirrors the net package's own error for a dial whose context
-// deadline passed, so callers can test it the same ways.
+// deadline passed ("i/o timeout", Timeout true, matching
+// context.DeadlineExceeded), so callers can test it the same ways. It is
+// the one error type netsim defines: the net package's is unexported.
 type errTimeout struct{}
 
 func (errTimeout) Error() string   { return "i/o timeout" }

@@ -66,6 +66,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if l.closed {
 			return nil, l.opErr(net.ErrClosed)
 		}
+		if l.dl.Passed() {
+			return nil, l.opErr(os.ErrDeadlineExceeded)
+		}
 		if len(l.queue) > 0 {
 			c := l.queue[0]
 			l.queue[0] = nil
@@ -77,9 +80,6 @@ func (l *Listener) Accept() (net.Conn, error) {
 				}
 			}
 			return c, nil
-		}
-		if l.dl.Passed() {
-			return nil, l.opErr(os.ErrDeadlineExceeded)
 		}
 		l.mu.Unlock()
 		select {

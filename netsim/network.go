@@ -382,6 +382,6 @@ func (n *Network) traceSink() func(link.Event) {
 	}
 }
 
-// addrOf returns the TCP or UDP address of ip:port.
+// tcpAddr and udpAddr return the address of ip:port.
 func tcpAddr(ap netip.AddrPort) *net.TCPAddr { return net.TCPAddrFromAddrPort(ap) }
 func udpAddr(ap netip.AddrPort) *net.UDPAddr { return net.UDPAddrFromAddrPort(ap) }

@@ -16,8 +16,9 @@ import (
 // PacketConn is a UDP socket on a host: a net.PacketConn with
 // *net.UDPAddr addresses. Each datagram is sent whole over the link of its
 // pair of hosts (never merged or split) and queued at the receiving socket,
-// which holds at most Config.RecvQueue bytes and drops what does not fit,
-// as a real socket buffer does. A PacketConn has no goroutine of its own.
+// which holds at most Config.RecvQueue bytes, counting each datagram's
+// payload plus 256 bytes of overhead (as a kernel charges each packet's
+// buffer), and drops what does not fit, as a real socket buffer does. A PacketConn has no goroutine of its own.
 // It is safe for concurrent use.
 type PacketConn struct {
 	host  *Host
@@ -183,12 +184,13 @@ func (h *Host) packetConn(port uint16) *PacketConn {
 func (c *PacketConn) enqueue(b []byte, from *net.UDPAddr) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.qbytes+len(b) > c.host.net.cfg.RecvQueue {
+	cost := len(b) + link.DatagramOverhead
+	if c.closed || c.qbytes+cost > c.host.net.cfg.RecvQueue {
 		c.dropped++
 		return
 	}
 	c.queue = append(c.queue, datagram{b: append([]byte(nil), b...), from: from})
-	c.qbytes += len(b)
+	c.qbytes += cost
 	c.recvd++
 	select {
 	case c.rwake <- struct{}{}:
@@ -206,11 +208,14 @@ func (c *PacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		if c.closed {
 			return 0, nil, c.opErr("read", nil, net.ErrClosed)
 		}
+		if c.rdl.Passed() {
+			return 0, nil, c.opErr("read", nil, os.ErrDeadlineExceeded)
+		}
 		if len(c.queue) > 0 {
 			d := c.queue[0]
 			c.queue[0] = datagram{}
 			c.queue = c.queue[1:]
-			c.qbytes -= len(d.b)
+			c.qbytes -= len(d.b) + link.DatagramOverhead
 			if len(c.queue) > 0 {
 				select {
 				case c.rwake <- struct{}{}:
@@ -218,9 +223,6 @@ func (c *PacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 				}
 			}
 			return copy(b, d.b), d.from, nil
-		}
-		if c.rdl.Passed() {
-			return 0, nil, c.opErr("read", nil, os.ErrDeadlineExceeded)
 		}
 		c.mu.Unlock()
 		select {

@@ -21,7 +21,10 @@ type partition struct {
 	prev     *partition
 }
 
-// historyDepth bounds the chain of earlier partition states kept.
+// historyDepth bounds the chain of earlier partition states kept: an
+// arrival older than the last eight changes sees the oldest kept state
+// (eight changes within one segment's flight time are beyond what the
+// nemesis and tests do).
 const historyDepth = 8
 
 // at returns the state in force for an arrival at t.
@@ -32,16 +35,18 @@ func (p *partition) at(t time.Time) *partition {
 	return p
 }
 
-// setPartition makes p the state from now on.
-func (n *Network) setPartition(p *partition) {
+// setPartition makes the state change makes of the current one the state
+// from now on.
+func (n *Network) setPartition(change func(old *partition) *partition) {
 	n.partMu.Lock()
 	defer n.partMu.Unlock()
+	p := change(n.part.Load())
 	p.since = time.Now()
 	p.prev = n.part.Load()
 	q := p
 	for i := 0; q.prev != nil; i++ {
 		if i == historyDepth {
-			q.prev = nil // older states cannot be due any more
+			q.prev = nil // see historyDepth
 			break
 		}
 		next := *q.prev
@@ -81,30 +86,34 @@ func (p *partition) blocked(from, to string) bool {
 // partition's effect the same on every replay. With zero latency, a dial
 // made at the very instant of a Partition still gets through.)
 func (n *Network) Partition(groups ...[]string) {
-	old := n.part.Load()
-	p := &partition{group: make(map[string]int), isolated: old.isolated}
-	for i, g := range groups {
-		for _, h := range g {
-			p.group[strings.ToLower(h)] = i + 1
+	n.setPartition(func(old *partition) *partition {
+		p := &partition{group: make(map[string]int), isolated: old.isolated}
+		for i, g := range groups {
+			for _, h := range g {
+				p.group[strings.ToLower(h)] = i + 1
+			}
 		}
-	}
-	n.setPartition(p)
+		return p
+	})
 }
 
 // Isolate cuts host off from every other host until Heal.
 func (n *Network) Isolate(host string) {
-	old := n.part.Load()
-	p := &partition{group: old.group, isolated: make(map[string]bool, len(old.isolated)+1)}
-	for h := range old.isolated {
-		p.isolated[h] = true
-	}
-	p.isolated[strings.ToLower(host)] = true
-	n.setPartition(p)
+	n.setPartition(func(old *partition) *partition {
+		p := &partition{group: old.group, isolated: make(map[string]bool, len(old.isolated)+1)}
+		for h := range old.isolated {
+			p.isolated[h] = true
+		}
+		p.isolated[strings.ToLower(host)] = true
+		return p
+	})
 }
 
 // Heal ends every partition and isolation: from now on, every transmission
 // gets through (stalled connections recover at their next retransmission).
-func (n *Network) Heal() { n.setPartition(&partition{}) }
+func (n *Network) Heal() {
+	n.setPartition(func(*partition) *partition { return &partition{} })
+}
 
 // Reachable reports whether from can reach to under the latest Partition,
 // Isolate or Heal. (Traffic sees a change from the instant after it was

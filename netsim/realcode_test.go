@@ -489,7 +489,7 @@ func TestRealUDPLimits(t *testing.T) {
 		n := newNet(t, netsim.Config{
 			Default:     faultconn.Profile{Latency: 20 * time.Millisecond},
 			MaxDatagram: 512,
-			RecvQueue:   100,
+			RecvQueue:   600,
 		})
 		spc, err := n.Host("server").ListenPacket("udp", ":53")
 		require.NoError(t, err)

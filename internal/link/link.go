@@ -1,6 +1,7 @@
 package link
 
 import (
+	"cmp"
 	"io"
 	"net"
 	"os"
@@ -48,7 +49,8 @@ const DefaultWindow = 256 << 10
 
 // Config fixes what a link is. Callers validate it.
 type Config struct {
-	Name   string // stable link name: with Seed and Dir, keys the random stream
+	Name   string // link name, as traced
+	Key    string // with Seed and Dir, keys the random stream; empty means Name
 	Dir    uint8
 	Seed   uint64
 	Mode   Mode
@@ -149,7 +151,7 @@ func New(cfg Config, p Profile) *Link {
 		rwake:  make(chan struct{}, 1),
 		wwake:  make(chan struct{}, 1),
 		p:      p,
-		rng:    newStream(cfg.Seed, cfg.Name, cfg.Dir),
+		rng:    newStream(cfg.Seed, cmp.Or(cfg.Key, cfg.Name), cfg.Dir),
 	}
 	if l.window <= 0 {
 		l.window = DefaultWindow
@@ -380,6 +382,9 @@ func (l *Link) Write(b []byte) (int, error) {
 // never fit is dropped, as a full receive buffer drops it, and a lost
 // segment has no copy.
 func (l *Link) reserve(f *fate, size int) int {
+	if l.cfg.Packet {
+		size += DatagramOverhead
+	}
 	if l.cfg.Mode == Stream || !f.dup || f.lost {
 		return size
 	}
@@ -389,6 +394,11 @@ func (l *Link) reserve(f *fate, size int) int {
 	}
 	return 2 * size
 }
+
+// DatagramOverhead is what each datagram costs in a window or a receive
+// queue besides its payload, as a kernel charges each packet's buffer: so
+// that empty datagrams cannot pile up without limit.
+const DatagramOverhead = 256
 
 // waitRoom waits, with the lock held on entry and exit, until the window may
 // have room, the writer side fails, or the deadline passes.
@@ -472,6 +482,9 @@ func (l *Link) send(p *Profile, f *fate, b []byte, addr net.Addr) {
 	s.at = s.sent.Add(s.delay)
 	s.rto = RTO(*p)
 	s.reserve = len(b)
+	if l.cfg.Packet {
+		s.reserve += DatagramOverhead
+	}
 
 	if l.cfg.Mode == Stream {
 		s.fail, s.corrupt = f.fail, f.corruptMask
