@@ -738,29 +738,7 @@ type kvServer struct {
 
 func newKV() *kvServer { return &kvServer{data: map[string]string{}} }
 
-func (s *kvServer) serve(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go s.handle(c)
-	}
-}
-
-func (s *kvServer) handle(c net.Conn) {
-	defer c.Close()
-	r := bufio.NewReader(c)
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		if _, err := fmt.Fprintf(c, "%s\n", s.exec(strings.TrimSpace(line))); err != nil {
-			return
-		}
-	}
-}
+func (s *kvServer) serve(ln net.Listener) { serveLines(ln, s.exec) }
 
 func (s *kvServer) exec(req string) string {
 	f := strings.Fields(req)

@@ -26,34 +26,41 @@ type payServer struct {
 	seen map[string]bool
 }
 
-func (s *payServer) serve(ln net.Listener) {
+func (s *payServer) serve(ln net.Listener) { serveLines(ln, s.exec) }
+
+// exec charges the payment of one request line and returns the answer.
+func (s *payServer) exec(line string) string {
+	key := strings.TrimPrefix(line, "PAY ")
+	s.mu.Lock()
+	if !s.dedupe || !s.seen[key] {
+		s.seen[key] = true
+		s.ledger.Apply(key)
+	}
+	s.mu.Unlock()
+	return "OK " + key
+}
+
+// serveLines serves a line protocol on ln: a goroutine per connection
+// answers each request line with exec's answer line.
+func serveLines(ln net.Listener, exec func(line string) string) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		go s.handle(c)
-	}
-}
-
-func (s *payServer) handle(c net.Conn) {
-	defer c.Close()
-	r := bufio.NewReader(c)
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		key := strings.TrimPrefix(strings.TrimSpace(line), "PAY ")
-		s.mu.Lock()
-		if !s.dedupe || !s.seen[key] {
-			s.seen[key] = true
-			s.ledger.Apply(key)
-		}
-		s.mu.Unlock()
-		if _, err := fmt.Fprintf(c, "OK %s\n", key); err != nil {
-			return
-		}
+		go func() {
+			defer c.Close()
+			r := bufio.NewReader(c)
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if _, err := fmt.Fprintf(c, "%s\n", exec(strings.TrimSpace(line))); err != nil {
+					return
+				}
+			}
+		}()
 	}
 }
 
