@@ -1,12 +1,12 @@
 package faultconn
 
 import (
-	"os"
-	"syscall"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/headwind-go/headwind/internal/link"
