@@ -186,7 +186,7 @@ func drawCase(rt *rapid.T, opts Options) *T {
 }
 
 // DrawProfile draws a profile within bound, shrinking towards the perfect
-// link: every duration (in thousandths of its bound; Latency plus Offset)
+// link: every duration (in thousandths of its bound; Latency plus 1009ns)
 // and probability between zero and its value in bound, Bandwidth unlimited or between bound.Bandwidth/100 and
 // bound.Bandwidth, Segment 0 (no cutting) or between bound.Segment/32 and
 // bound.Segment, and Distribution up to bound.Distribution. Burst and Reset are drawn as well when bound has
@@ -212,10 +212,10 @@ func DrawProfile(rt *rapid.T, bound faultconn.Profile) faultconn.Profile {
 	}
 	p.Latency = dur("latency", bound.Latency)
 	if bound.Latency > 0 {
-		// Off the round instants of the system's own timers, as the
-		// nemesis is: an answer due at the very instant a timeout fires
+		// Off the round instants of the system's own timers, and off the
+		// nemesis's: an answer due at the very instant a timeout fires
 		// makes the system's own choice between them up to the scheduler.
-		p.Latency += Offset
+		p.Latency += latencyOffset
 	}
 	p.Jitter = dur("jitter", bound.Jitter)
 	if bound.Distribution > 0 && p.Jitter > 0 {
@@ -278,12 +278,17 @@ func (k StepKind) String() string {
 }
 
 // Offset is added to the instant of every nemesis step, which are whole
-// milliseconds otherwise, and to every drawn Latency. Events at the same
+// milliseconds otherwise (drawn latencies get 1009ns). Events at the same
 // virtual instant run in an order the Go scheduler chooses; the odd offset
 // keeps the nemesis and the arrivals off the round instants of the
 // system's own timers (timeouts, backoffs, retransmissions), so that a
 // case replays the same way every time.
 const Offset = 777 * time.Nanosecond
+
+// latencyOffset is added to every drawn Latency: like Offset it keeps
+// arrivals off round instants, and being a different, prime number of
+// nanoseconds it keeps them off the nemesis's instants too.
+const latencyOffset = 1009 * time.Nanosecond
 
 // Step is one nemesis action. Hosts are chosen when the step runs, from
 // the network's hosts sorted by name (the body creates them), by index

@@ -83,7 +83,7 @@ func pay(ctx context.Context, h *netsim.Host, addr, key string, ledger *harness.
 }
 
 func payOnce(ctx context.Context, h *netsim.Host, addr, key string) bool {
-	actx, cancel := context.WithTimeout(ctx, time.Second)
+	actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	c, err := h.DialContext(actx, "tcp", addr)
 	if err != nil {
@@ -114,8 +114,11 @@ func payProperty(dedupe bool) func(t *harness.T) {
 		client := t.Net.Host("client")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		for i := range 5 {
+		// Payments spread over the nemesis's 10s, so that its steps
+		// meet them in flight.
+		for i := range 10 {
 			pay(ctx, client, "server:80", fmt.Sprintf("p%d", i), &ledger)
+			time.Sleep(time.Second)
 		}
 		if err := ledger.Check(); err != nil {
 			t.Fatal(err)

@@ -51,7 +51,10 @@ func (n *Network) newPair(client, server *Host, cport uint16, dst netip.AddrPort
 	down.Blocked = n.blockedFunc(server.name, client.name)
 	upP := toLink(n.profileLocked(client.name, server.name))
 	downP := toLink(n.profileLocked(server.name, client.name))
-	n.mu.Unlock()
+	// Still under n.mu until the conns are registered: a SetLink cannot
+	// fall between reading the profiles and registering the conns it
+	// updates.
+	defer n.mu.Unlock()
 
 	c = &Conn{net: n, local: client, remote: server, laddr: tcpAddr(caddr), raddr: tcpAddr(dst), lport: cport, name: name, client: true}
 	s = &Conn{net: n, local: server, remote: client, laddr: tcpAddr(dst), raddr: tcpAddr(caddr), lport: dst.Port(), name: name}
@@ -69,13 +72,11 @@ func (n *Network) newPair(client, server *Host, cport uint16, dst netip.AddrPort
 	c.rx = link.New(down, downP)
 	s.rx, s.tx = c.tx, c.rx
 
-	n.mu.Lock()
 	n.conns[c] = struct{}{}
 	n.conns[s] = struct{}{}
 	server.mu.Lock()
 	server.tcp[dst.Port()]++ // the accepted conn shares the listener's port
 	server.mu.Unlock()
-	n.mu.Unlock()
 	return c, s
 }
 
