@@ -119,6 +119,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return 0, c.opErr("write", net.ErrClosed)
 	}
 	n, err := c.tx.Write(b)
+	if err != nil && c.closed.Load() {
+		err = net.ErrClosed // woken by Close, whichever of its steps woke it
+	}
 	return n, c.opErr("write", err)
 }
 

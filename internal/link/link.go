@@ -645,8 +645,8 @@ func (l *Link) CloseRead(err error) int {
 // Shutdown fails both sides at once with err and frees everything queued:
 // what Network.Close does to every link.
 func (l *Link) Shutdown(err error) {
+	l.AbortWriter(err) // first: a writer woken by the room CloseRead frees must see it
 	l.CloseRead(err)
-	l.AbortWriter(err)
 }
 
 // discardPending frees every segment not yet delivered. Lock held.
