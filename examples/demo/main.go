@@ -126,7 +126,7 @@ func run(w io.Writer, seed uint64, faults string) error {
 	fmt.Fprintln(w)
 
 	fmt.Fprintln(w, "4. Replay it, bit for bit:")
-	fmt.Fprintf(w, "   HEADWIND_TWIN=no-dedupe go test -run '^TestTwinNoDedupe$' -rapid.seed=%s ./examples/kv\n\n", sm[1])
+	fmt.Fprintf(w, "   HEADWIND_TWIN=no-dedupe go test ./examples/kv -run '^TestTwinNoDedupe$' -rapid.seed=%s\n\n", sm[1])
 
 	fmt.Fprintf(w, "5. The correct service on the same seed ...\n")
 	args = []string{"-run", "^TestExactlyOnce$", "-rapid.nofailfile", "-rapid.seed=" + sm[1]}

@@ -25,7 +25,7 @@ func TestDemo(t *testing.T) {
 		`(?m)^   schedule: +\S`,
 		`What happened to pos\d+'s connections`,
 		`conn \d+ +pos\d+ +──`,
-		`HEADWIND_TWIN=no-dedupe go test -run '\^TestTwinNoDedupe\$' -rapid.seed=\d+ ./examples/kv`,
+		`HEADWIND_TWIN=no-dedupe go test ./examples/kv -run '\^TestTwinNoDedupe\$' -rapid.seed=\d+`,
 		`PASS: 100 cases from seed \d+`,
 	} {
 		if !regexp.MustCompile(want).Match(out.Bytes()) {
