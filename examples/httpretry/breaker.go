@@ -165,16 +165,6 @@ func (b *Breaker) report(ts []transition) {
 	}
 }
 
-func (b *Breaker) failures() int {
-	if b.Failures > 0 {
-		return b.Failures
-	}
-	return DefaultFailures
-}
+func (b *Breaker) failures() int { return positiveOr(b.Failures, DefaultFailures) }
 
-func (b *Breaker) coolDown() time.Duration {
-	if b.CoolDown > 0 {
-		return b.CoolDown
-	}
-	return DefaultCoolDown
-}
+func (b *Breaker) coolDown() time.Duration { return positiveOr(b.CoolDown, DefaultCoolDown) }

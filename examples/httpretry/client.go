@@ -185,30 +185,19 @@ func (c *Client) CloseIdleConnections() {
 	c.tr.CloseIdleConnections()
 }
 
-func (c *Client) timeout() time.Duration {
-	if c.Timeout > 0 {
-		return c.Timeout
-	}
-	return DefaultTimeout
-}
+func (c *Client) timeout() time.Duration { return positiveOr(c.Timeout, DefaultTimeout) }
 
-func (c *Client) attempts() int {
-	if c.Attempts > 0 {
-		return c.Attempts
-	}
-	return DefaultAttempts
-}
+func (c *Client) attempts() int { return positiveOr(c.Attempts, DefaultAttempts) }
 
-func (c *Client) backoff() time.Duration {
-	if c.Backoff > 0 {
-		return c.Backoff
-	}
-	return DefaultBackoff
-}
+func (c *Client) backoff() time.Duration { return positiveOr(c.Backoff, DefaultBackoff) }
 
-func (c *Client) maxResponse() int64 {
-	if c.MaxResponse > 0 {
-		return c.MaxResponse
+func (c *Client) maxResponse() int64 { return positiveOr(c.MaxResponse, DefaultMaxResponse) }
+
+// positiveOr returns v, or def when v is not positive (a zero field means
+// its default).
+func positiveOr[T int | int64 | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
 	}
-	return DefaultMaxResponse
+	return def
 }
