@@ -3,6 +3,7 @@ package faultconn
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/headwind-go/headwind/internal/link"
 )
@@ -39,6 +40,12 @@ type Config struct {
 	Window int
 	// Trace, when not nil, records every segment's fate.
 	Trace *Trace
+	// Linger is how long delivery after Close waits for the wrapped conn
+	// to take more bytes (its peer may read slowly) before it gives up and
+	// resets it. It bounds waiting without progress, not the whole
+	// delivery: a peer that keeps reading, however slowly, gets
+	// everything. Zero means DefaultLinger.
+	Linger time.Duration
 	// Script, when not nil, chooses the cut and fate of every segment of
 	// the Out direction instead of Out's random draws (Latency still
 	// applies). It is how fuzzing steers faults; see harness.FuzzScript.
@@ -97,6 +104,9 @@ func (c Config) Validate() error {
 	}
 	if err := validMode(c.Mode); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Linger < 0 {
+		errs = append(errs, fmt.Errorf("faultconn: Linger %v out of range [0,∞) (0 means %v)", c.Linger, DefaultLinger))
 	}
 	if c.Window < 0 {
 		errs = append(errs, fmt.Errorf("faultconn: Window %d out of range [0,∞) (0 means %d)", c.Window, DefaultWindow))

@@ -1,7 +1,9 @@
 package faultconn
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -20,32 +22,39 @@ import (
 // A direction whose profile has no fault goes straight to the wrapped conn,
 // with no goroutine and no copy. A direction with faults has a pump
 // goroutine that moves segments between the engine and the wrapped conn at
-// their drawn instants; it ends once the conn is closed and what was in
-// flight has been delivered.
+// their drawn instants; the pumps end once the conn is closed and what was
+// in flight has been delivered (see Close and Done).
 //
 // Conn is safe for concurrent use.
 type Conn struct {
 	raw     net.Conn
 	name    string
+	linger  time.Duration
+	user    *link.End // this side: writes Out, reads In
+	pump    *link.End // the wrapped conn's side: writes In, reads Out
 	tx, rx  *link.Link
+	gate    *link.Gate    // Partition and Heal; shared by a Dialer's conns
 	wsem    chan struct{} // cap 1: direct writes, and the Out pump's start
 	rsem    chan struct{} // cap 1: direct reads, and the In pump's start
 	pumpOut atomic.Bool   // the Out pump owns writes to raw
 	pumpIn  atomic.Bool   // the In pump owns reads from raw
 	closed  atomic.Bool
 	direct  struct{ outSeg, outBytes, inSeg, inBytes atomic.Uint64 }
+	done    chan struct{} // closed when the Conn is done; see Done
 
-	outDone   chan struct{} // closed when the Out pump returns
-	inDone    chan struct{} // closed when the In pump returns
-	mu        sync.Mutex    // guards the fields below
+	mu        sync.Mutex // guards the fields below
 	rawClosed bool
+	outLive   bool      // the Out pump is running
+	inLive    bool      // the In pump is running
 	readDL    time.Time // the read deadline, restored on raw if needed
+	err       error     // why delivery after Close ended early; see Err
 }
 
 var _ net.Conn = (*Conn)(nil)
 
 // Wrap returns c with the faults of cfg. It fails, naming the field, when
-// cfg is invalid. The Conn owns c: closing the Conn closes c.
+// cfg is invalid, and when c is nil. The Conn owns c: closing the Conn
+// closes c.
 //
 // Fates drawn for Out are deterministic: they depend on Seed, Name and the
 // sizes of the writes. Fates drawn for In depend on how the kernel cut the
@@ -53,37 +62,41 @@ var _ net.Conn = (*Conn)(nil)
 // reproducible faults in both directions, wrap both ends and fault only
 // their Out directions.
 func Wrap(c net.Conn, cfg Config) (*Conn, error) {
+	if c == nil {
+		return nil, errors.New("faultconn: Wrap: the conn is nil")
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return wrap(c, cfg, cfg.name("conn")), nil
+	return wrap(c, cfg, cfg.name("conn"), nil), nil
 }
 
-func wrap(c net.Conn, cfg Config, name string) *Conn {
+func wrap(c net.Conn, cfg Config, name string, gate *link.Gate) *Conn {
 	fc := &Conn{
-		raw:     c,
-		name:    name,
-		wsem:    make(chan struct{}, 1),
-		rsem:    make(chan struct{}, 1),
-		outDone: make(chan struct{}),
-		inDone:  make(chan struct{}),
+		raw:    c,
+		name:   name,
+		linger: cmp.Or(cfg.Linger, DefaultLinger),
+		gate:   gate,
+		wsem:   make(chan struct{}, 1),
+		rsem:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+	if fc.gate == nil {
+		fc.gate = new(link.Gate)
 	}
 	txc := linkConfig(name, Out, cfg.Seed, cfg.Mode, cfg.Window, cfg.Trace)
 	txc.Script = cfg.script()
-	txc.OnTimeout = func() { fc.failReads(link.Injected(syscall.ETIMEDOUT)) }
-	txc.OnInjectedReset = fc.failReads
+	txc.Blocked = fc.gate.Blocked
 	rxc := linkConfig(name, In, cfg.Seed, cfg.Mode, cfg.Window, cfg.Trace)
-	rxc.OnTimeout = func() { fc.failWrites(link.Injected(syscall.ETIMEDOUT)) }
-	rxc.OnReset = func(err error) {
-		fc.failWrites(err)
-		fc.abortRaw()
-	}
-	fc.tx = link.New(txc, toLink(cfg.Out))
-	fc.rx = link.New(rxc, toLink(cfg.In))
-	if !cfg.Out.IsZero() || cfg.Script != nil {
+	rxc.Blocked = fc.gate.Blocked
+	fc.user, fc.pump = link.NewPair(txc, rxc, toLink(cfg.Out), toLink(cfg.In),
+		link.EndHooks{ReadsFailed: fc.readsFailed, PeerReset: fc.peerReset},
+		link.EndHooks{ReadsFailed: fc.pumpReadsFailed})
+	fc.tx, fc.rx = fc.user.Tx, fc.user.Rx
+	if !cfg.Out.IsZero() || cfg.Script != nil || fc.gate.Shut() {
 		fc.startOut()
 	}
-	if !cfg.In.IsZero() {
+	if !cfg.In.IsZero() || fc.gate.Shut() {
 		fc.startIn()
 	}
 	return fc
@@ -96,8 +109,14 @@ func (c *Conn) Unwrap() net.Conn { return c.raw }
 func (c *Conn) Name() string { return c.name }
 
 // SetProfiles changes the faults of both directions at run time; they apply
-// from the next segment. It fails, naming the field, on an invalid profile.
+// from the next transmission (a retransmission draws its fate under the
+// profiles in force when it is sent, so healing a lossy profile rescues
+// the data in flight). It fails, naming the field, on an invalid profile,
+// and with net.ErrClosed after Close.
 func (c *Conn) SetProfiles(out, in Profile) error {
+	if c.closed.Load() {
+		return c.opErr("set", net.ErrClosed)
+	}
 	if err := (Config{Out: out, In: in}).Validate(); err != nil {
 		return err
 	}
@@ -155,7 +174,10 @@ func (c *Conn) Read(b []byte) (int, error) {
 			<-c.rsem
 		}
 	}
-	n, err := c.rx.Read(b)
+	n, err := c.user.Read(b)
+	if err != nil && c.closed.Load() {
+		err = net.ErrClosed
+	}
 	return n, c.opErr("read", err)
 }
 
@@ -181,69 +203,67 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		<-c.wsem
 	}
-	n, err := c.tx.Write(b)
+	n, err := c.user.Write(b)
 	if err != nil && c.closed.Load() {
 		err = net.ErrClosed // woken by Close, whichever of its steps woke it
 	}
 	return n, c.opErr("write", err)
 }
 
-// Linger is how long Close waits, after the last segment in flight was due,
-// for the wrapped conn to take what the Out pump still holds (its peer may
-// not be reading); then Close closes it anyway and the rest is lost.
-const Linger = time.Second
+// DefaultLinger is how long delivery after Close waits for the wrapped
+// conn to take more bytes before it gives up, when Config.Linger is zero:
+// about as long as Linux keeps probing a peer that does not read before
+// it drops an orphaned connection.
+const DefaultLinger = 2 * time.Minute
 
-// Close closes the connection: every blocked Read and Write returns, and
-// later calls fail with net.ErrClosed. Data already written is still
-// delivered: Close waits until the Out pump has handed what was in flight
-// to the wrapped conn (the largest delay drawn for it, plus at most Linger
-// if the wrapped conn does not take it; inside a synctest bubble this takes
-// no real time), then closes the wrapped conn and waits for the pumps to
-// return, so no goroutine outlives it. Close is idempotent.
+// Close closes the connection like close(2): it returns at once, every
+// blocked Read and Write returns, and later calls fail with net.ErrClosed.
+// What Write accepted is still delivered, in the background, at its drawn
+// instants: the Out pump hands it to the wrapped conn, then closes it. If
+// the wrapped conn takes nothing for Config.Linger (its peer does not
+// read), delivery gives up and resets the wrapped conn (a *net.TCPConn's
+// peer sees ECONNRESET, never a clean end of stream after a hole; over a
+// conn that cannot carry a reset, such as net.Pipe, the peer sees end of
+// stream, and Err reports the loss). If data was left unread, the
+// connection is reset instead, as by a Linux stack. Done says when
+// everything has finished. Close is idempotent.
 func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
 		return c.opErr("close", net.ErrClosed)
 	}
-	c.rx.CloseRead(net.ErrClosed)
-	c.tx.CloseWrite()
-	c.tx.AbortWriter(net.ErrClosed)
-	if errors.Is(c.tx.WriteErr(), syscall.ETIMEDOUT) {
-		c.tx.CloseRead(net.ErrClosed) // nothing more will reach the Out pump
+	reset := c.user.Close(false)
+	if !c.pumpOut.Load() {
+		// Writes went straight to raw: nothing is in flight.
+		if reset {
+			return c.abortRaw()
+		}
+		return c.closeRaw()
 	}
-	if c.pumpOut.Load() {
-		c.drainOut()
+	c.raw.SetWriteDeadline(time.Now().Add(c.linger)) // bounds a write to raw in progress
+	c.mu.Lock()
+	finished := !c.outLive
+	c.mu.Unlock()
+	if finished {
+		return c.closeRaw() // the Out pump ended before (CloseWrite, or a reset)
 	}
-	err := c.closeRaw()
-	if c.pumpIn.Load() {
-		<-c.inDone
-	}
-	return err
+	return nil
 }
 
-// drainOut waits for the Out pump to hand what is in flight to the wrapped
-// conn and return. While segments are still on their way (retransmissions
-// included) it waits for them; once all have arrived it gives the wrapped
-// conn Linger to take them, then closes it.
-func (c *Conn) drainOut() {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		wait, lingering := Linger, true
-		if last := c.tx.LastArrival(); !last.IsZero() {
-			wait, lingering = max(time.Until(last), 0), false
-		}
-		timer.Reset(wait)
-		select {
-		case <-c.outDone:
-			return
-		case <-timer.C:
-			if lingering {
-				c.closeRaw() // the wrapped conn does not take the data: give up on it
-				<-c.outDone
-				return
-			}
-		}
-	}
+// Done returns a channel that is closed once the Conn is closed and
+// finished: what Write accepted has been handed to the wrapped conn (or
+// delivery gave up), the wrapped conn is closed, and no goroutine of the
+// Conn remains. Inside a synctest bubble, waiting for it takes virtual
+// time only.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why delivery of what Write accepted ended early: the
+// wrapped conn failed, took nothing for Linger after Close, the
+// connection was reset, or its retransmissions gave up. It returns nil
+// while delivery goes on and when everything was delivered.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 // CloseWrite shuts down the writing side, like (*net.TCPConn).CloseWrite:
@@ -317,24 +337,48 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// failReads makes reads fail with err once what arrived is read, moving
-// reads to the In link so that a direct Read in progress sees it too.
-func (c *Conn) failReads(err error) {
+// readsFailed runs when the End's rules failed the user's reads (the Out
+// link's retransmissions gave up, or a write drew a reset): reads move to
+// the In link so that a direct Read sees it. After a give-up the Out pump
+// stops and resets the wrapped conn; a drawn reset reaches it on its own.
+func (c *Conn) readsFailed(err error) {
+	c.startIn()
+	if errors.Is(err, syscall.ETIMEDOUT) {
+		c.tx.AbortReader(err)
+	}
+}
+
+// pumpReadsFailed runs when the In link's retransmissions gave up (or the
+// In pump's write drew a reset): the connection is dead both ways for the
+// user, and the wrapped conn is reset.
+func (c *Conn) pumpReadsFailed(err error) {
+	if !errors.Is(err, syscall.ETIMEDOUT) {
+		return // a drawn reset: on its way to the user through the In link
+	}
 	c.rx.AbortReader(err)
 	c.startIn()
-}
-
-// failWrites makes writes fail with err, moving them to the Out link.
-func (c *Conn) failWrites(err error) {
 	c.tx.AbortWriter(err)
 	c.startOut()
+	c.tx.AbortReader(err) // the Out pump resets the wrapped conn
 }
 
-// startOut hands writes to raw over to the Out pump, once.
+// peerReset runs when a reset reached the user through the In link: writes
+// fail (the End's rule; they move to the Out link so that a direct Write
+// sees it), and the wrapped conn is reset so that the real peer sees it.
+func (c *Conn) peerReset(error) {
+	c.startOut()
+	c.abortRaw()
+}
+
+// startOut hands writes to raw over to the Out pump, once, unless the
+// wrapped conn is already closed.
 func (c *Conn) startOut() {
-	if c.pumpOut.Swap(true) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rawClosed || c.pumpOut.Swap(true) {
 		return
 	}
+	c.outLive = true
 	go c.outPump()
 }
 
@@ -346,44 +390,82 @@ func (c *Conn) startIn() {
 	if c.pumpIn.Swap(true) {
 		return
 	}
+	if c.rawClosed {
+		return // reads come from the In link; nothing more comes from raw
+	}
+	c.inLive = true
 	c.raw.SetReadDeadline(time.Unix(1, 0))
 	go c.inPump()
 }
 
 // outPump moves segments from the Out link to raw at their instants.
 func (c *Conn) outPump() {
-	defer close(c.outDone)
+	defer c.finish(&c.outLive)
 	c.wsem <- struct{}{} // a direct write in progress finishes first
 	<-c.wsem
-	c.raw.SetWriteDeadline(time.Time{}) // the user's deadline is the Out link's now
+	if !c.closed.Load() {
+		c.raw.SetWriteDeadline(time.Time{}) // the user's deadline is the Out link's now
+	}
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := c.tx.Read(buf)
 		if n > 0 {
-			if _, werr := c.raw.Write(buf[:n]); werr != nil {
+			if werr := c.writeRaw(buf[:n]); werr != nil {
+				c.fail(werr)
 				c.tx.AbortWriter(werr)
-				c.tx.CloseRead(net.ErrClosed)
-				break
+				c.tx.CloseRead(net.ErrClosed) // what comes later is refused: the user sees a reset
+				c.abortRaw()
+				return
 			}
-		}
-		if err == nil {
 			continue
 		}
-		if err == io.EOF && !c.closed.Load() {
-			if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
-				cw.CloseWrite()
+		switch {
+		case err == nil:
+			continue
+		case err == io.EOF: // a FIN: everything written has been handed over
+			if c.closed.Load() {
+				c.closeRaw()
+			} else if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
+				cw.CloseWrite() // keep raw open for reading; Close closes it
 			}
-			// Keep the raw conn open for reading; Close closes it.
-		} else if errors.Is(err, syscall.ECONNRESET) {
-			c.abortRaw()
+		case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ETIMEDOUT):
+			c.fail(err)
+			c.abortRaw() // the real peer sees the reset too
+		default:
+			c.closeRaw() // net.ErrClosed: shut down
 		}
-		break
+		return
 	}
+}
+
+// writeRaw writes b to raw. After Close it gives up once raw has taken
+// nothing for Linger.
+func (c *Conn) writeRaw(b []byte) error {
+	for len(b) > 0 {
+		closing := c.closed.Load()
+		if closing {
+			c.raw.SetWriteDeadline(time.Now().Add(c.linger))
+		}
+		n, err := c.raw.Write(b)
+		b = b[n:]
+		switch {
+		case err == nil:
+		case !isTimeout(err):
+			return err
+		case n > 0 || !closing:
+			// Progress, or a deadline Close set while the write began
+			// before it: try again, with a new Linger.
+		default:
+			return fmt.Errorf("faultconn: %s: gave up delivering after Close: the wrapped conn took nothing for %v: %w",
+				c.name, c.linger, link.Injected(syscall.ETIMEDOUT))
+		}
+	}
+	return nil
 }
 
 // inPump moves what raw receives into the In link.
 func (c *Conn) inPump() {
-	defer close(c.inDone)
+	defer c.finish(&c.inLive)
 	c.rsem <- struct{}{} // a direct read in progress returns first
 	<-c.rsem
 	c.mu.Lock()
@@ -393,45 +475,86 @@ func (c *Conn) inPump() {
 	for {
 		n, err := c.raw.Read(buf)
 		if n > 0 {
-			if _, werr := c.rx.Write(buf[:n]); werr != nil {
-				return // reset drawn, or the reader side is closed
+			if _, werr := c.pump.Write(buf[:n]); werr != nil {
+				return // a reset drawn, or retransmissions gave up: the Out pump resets raw
 			}
 		}
-		if err != nil {
-			if isTimeout(err) && !c.closed.Load() {
-				c.mu.Lock()
-				c.raw.SetReadDeadline(time.Time{})
-				c.mu.Unlock()
-				continue
-			}
-			if err == io.EOF {
-				c.rx.CloseWrite()
-			} else if !c.closed.Load() {
-				c.rx.Reset(err)
-			}
-			return
+		if err == nil {
+			continue
 		}
+		c.mu.Lock()
+		gone := c.rawClosed
+		if isTimeout(err) && !gone {
+			c.raw.SetReadDeadline(time.Time{}) // the kick that moved a direct Read here
+			c.mu.Unlock()
+			continue
+		}
+		c.mu.Unlock()
+		switch {
+		case err == io.EOF:
+			c.rx.CloseWrite()
+		case !gone:
+			c.rx.Reset(err) // the real peer reset, or raw failed
+		}
+		return
+	}
+}
+
+// fail records why delivery ended early, once.
+func (c *Conn) fail(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.mu.Unlock()
+}
+
+// finish marks a pump as ended and closes Done if everything is.
+func (c *Conn) finish(live *bool) {
+	c.mu.Lock()
+	*live = false
+	c.doneLocked()
+	c.mu.Unlock()
+}
+
+// doneLocked closes Done once the Conn is closed, raw is closed and no
+// pump runs. Requires c.mu held.
+func (c *Conn) doneLocked() {
+	if c.rawClosed && !c.outLive && !c.inLive && c.closed.Load() && !isClosed(c.done) {
+		close(c.done)
+	}
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 
 // abortRaw resets the wrapped conn: a *net.TCPConn is closed with linger
 // 0, so that the real peer sees ECONNRESET too.
-func (c *Conn) abortRaw() {
+func (c *Conn) abortRaw() error {
 	if tc, ok := c.raw.(*net.TCPConn); ok {
 		tc.SetLinger(0)
 	}
-	c.closeRaw()
+	return c.closeRaw()
 }
 
 func (c *Conn) closeRaw() error {
+	var err error
 	c.mu.Lock()
-	if c.rawClosed {
+	if !c.rawClosed {
+		c.rawClosed = true
 		c.mu.Unlock()
-		return nil
+		err = c.raw.Close()
+		c.mu.Lock()
 	}
-	c.rawClosed = true
+	c.doneLocked()
 	c.mu.Unlock()
-	return c.raw.Close()
+	return err
 }
 
 // opErr wraps an engine error as a socket would report it.

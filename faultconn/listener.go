@@ -3,8 +3,12 @@ package faultconn
 import (
 	"context"
 	"net"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
+
+	"github.com/headwind-go/headwind/internal/link"
 )
 
 // WrapListener returns l with the faults of cfg on every accepted conn.
@@ -31,7 +35,7 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wrap(c, l.cfg, l.name+"#"+strconv.FormatUint(l.n.Add(1), 10)), nil
+	return wrap(c, l.cfg, l.name+"#"+strconv.FormatUint(l.n.Add(1), 10), nil), nil
 }
 
 // Dialer dials conns and wraps them with the faults of Config. Its
@@ -51,7 +55,10 @@ type Dialer struct {
 	// DialContext.
 	Base func(ctx context.Context, network, address string) (net.Conn, error)
 
-	n atomic.Uint64
+	n     atomic.Uint64
+	mu    sync.Mutex // guards gate and conns
+	gate  *link.Gate // Partition and Heal; nil until first used
+	conns []*Conn    // open conns, for Partition; closed ones are pruned at each dial
 }
 
 // Dial dials address and wraps the conn.
@@ -73,5 +80,10 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if err != nil {
 		return nil, err
 	}
-	return wrap(c, d.Config, d.Config.name("dial")+"#"+strconv.FormatUint(d.n.Add(1), 10)), nil
+	fc := wrap(c, d.Config, d.Config.name("dial")+"#"+strconv.FormatUint(d.n.Add(1), 10), d.gateOnce())
+	d.mu.Lock()
+	d.conns = slices.DeleteFunc(d.conns, func(c *Conn) bool { return c.closed.Load() })
+	d.conns = append(d.conns, fc)
+	d.mu.Unlock()
+	return fc, nil
 }

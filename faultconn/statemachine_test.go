@@ -187,6 +187,8 @@ func smRun(rt *rapid.T) {
 		close(quit)
 		ca.Close()
 		cb.Close()
+		<-ca.Done() // Close is close(2): what is in flight is still delivered
+		<-cb.Done()
 	})
 	go a.read(rapid.IntRange(1, 70000).Draw(rt, "a.readBuf"))
 	go b.read(rapid.IntRange(1, 70000).Draw(rt, "b.readBuf"))

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/headwind-go/headwind/faultconn"
@@ -23,6 +22,7 @@ type Conn struct {
 	laddr, raddr  *net.TCPAddr
 	lport         uint16
 	name          string
+	end           *link.End // the connection rules; tx and rx are its links
 	tx, rx        *link.Link
 	peer          *Conn
 	client        bool      // the dialing end
@@ -30,7 +30,6 @@ type Conn struct {
 
 	closed  atomic.Bool
 	linger0 atomic.Bool // SetLinger(0): Close resets
-	rstSent atomic.Bool // a reset went out for data that reached a closed reader
 }
 
 var _ net.Conn = (*Conn)(nil)
@@ -60,17 +59,9 @@ func (n *Network) newPair(client, server *Host, cport uint16, dst netip.AddrPort
 	s = &Conn{net: n, local: server, remote: client, laddr: tcpAddr(dst), raddr: tcpAddr(caddr), lport: dst.Port(), name: name}
 	c.peer, s.peer = s, c
 	c.created, s.created = time.Now(), time.Now()
-	up.OnTimeout = func() { c.rx.AbortReader(link.Injected(syscall.ETIMEDOUT)) }
-	up.OnInjectedReset = c.rx.AbortReader // a drawn reset kills this end's reads too
-	down.OnInjectedReset = s.rx.AbortReader
-	down.OnTimeout = func() { s.rx.AbortReader(link.Injected(syscall.ETIMEDOUT)) }
-	up.OnReset = func(err error) { s.resetArrived(err) }
-	down.OnReset = func(err error) { c.resetArrived(err) }
-	up.OnRefused = s.refuse
-	down.OnRefused = c.refuse
-	c.tx, s.rx = link.New(up, upP), nil
-	c.rx = link.New(down, downP)
-	s.rx, s.tx = c.tx, c.rx
+	c.end, s.end = link.NewPair(up, down, upP, downP, link.EndHooks{}, link.EndHooks{})
+	c.tx, c.rx = c.end.Tx, c.end.Rx
+	s.tx, s.rx = s.end.Tx, s.end.Rx
 
 	n.conns[c] = struct{}{}
 	n.conns[s] = struct{}{}
@@ -108,7 +99,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, c.opErr("read", net.ErrClosed)
 	}
-	n, err := c.rx.Read(b)
+	n, err := c.end.Read(b)
 	return n, c.opErr("read", err)
 }
 
@@ -118,7 +109,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, c.opErr("write", net.ErrClosed)
 	}
-	n, err := c.tx.Write(b)
+	n, err := c.end.Write(b)
 	if err != nil && c.closed.Load() {
 		err = net.ErrClosed // woken by Close, whichever of its steps woke it
 	}
@@ -134,13 +125,7 @@ func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
 		return c.opErr("close", net.ErrClosed)
 	}
-	unread := c.rx.CloseRead(net.ErrClosed)
-	if unread > 0 || c.linger0.Load() {
-		c.tx.Reset(syscall.ECONNRESET)
-	} else {
-		c.tx.CloseWrite()
-	}
-	c.tx.AbortWriter(net.ErrClosed)
+	c.end.Close(c.linger0.Load())
 	c.release()
 	return nil
 }
@@ -236,25 +221,6 @@ func (c *Conn) String() string {
 		c.name, c.laddr, c.raddr, state, ob, os, ib, is)
 }
 
-// resetArrived runs when a reset from the peer reaches this end: writes
-// fail with EPIPE if the peer had closed first (its FIN was read here), as
-// Linux gives in CLOSE_WAIT, and with ECONNRESET otherwise.
-func (c *Conn) resetArrived(err error) {
-	if c.rx.FinReceived() {
-		err = syscall.EPIPE
-	}
-	c.tx.AbortWriter(err)
-}
-
-// refuse runs when data reaches this end after its reader closed: the
-// stack answers with one reset.
-func (c *Conn) refuse() {
-	if c.rstSent.Swap(true) {
-		return
-	}
-	c.tx.Reset(syscall.ECONNRESET)
-}
-
 // abort resets the connection from this end.
 func (c *Conn) abort() {
 	c.SetLinger(0)
@@ -306,9 +272,6 @@ func (c *Conn) opErr(op string, err error) error {
 // injectReset resets the connection in both directions at once, as an
 // injected fault.
 func (c *Conn) injectReset() {
-	err := link.Injected(syscall.ECONNRESET)
-	c.tx.Reset(err)
-	c.rx.AbortReader(err)
-	c.peer.tx.Reset(err)
-	c.peer.rx.AbortReader(err)
+	c.end.InjectReset()
+	c.peer.end.InjectReset()
 }

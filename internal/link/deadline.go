@@ -2,20 +2,33 @@ package link
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Deadline is one direction's deadline, modelled on net.Pipe's: Wait returns
 // a channel that is closed once the deadline has passed. A deadline in the
 // past fails at once, the zero time clears it, and it can be re-armed after
-// it expired. It keeps one timer for its whole life and re-arms it, so that
-// moving a deadline often (per request) leaves no stopped timers behind.
+// it expired. It keeps one timer and re-arms it, so that moving a deadline
+// often (per request) leaves no stopped timers behind; Release cuts the
+// timer loose when the connection closes, so that a far deadline does not
+// keep a closed connection in memory until it would have passed.
 // The zero value has no deadline. Safe for concurrent use.
 type Deadline struct {
-	mu     sync.Mutex // guards timer, cancel and at
+	mu     sync.Mutex // guards the fields below; a leaf lock
 	timer  *time.Timer
+	ref    *deadlineRef  // what timer calls
 	cancel chan struct{} // closed when the deadline passes; nil until needed
 	at     time.Time     // the deadline; zero when none
+}
+
+// deadlineRef points back at its Deadline until Release.
+type deadlineRef struct{ d atomic.Pointer[Deadline] }
+
+func (r *deadlineRef) expire() {
+	if d := r.d.Load(); d != nil {
+		d.expire()
+	}
 }
 
 // Set arms the deadline for t; the zero time clears it.
@@ -38,9 +51,23 @@ func (d *Deadline) Set(t time.Time) {
 		return
 	}
 	if d.timer == nil {
-		d.timer = time.AfterFunc(dur, d.expire)
+		d.ref = new(deadlineRef)
+		d.ref.d.Store(d)
+		d.timer = time.AfterFunc(dur, d.ref.expire)
 	} else {
 		d.timer.Reset(dur)
+	}
+}
+
+// Release stops the timer and cuts it loose; the deadline still reports
+// Passed by the clock, and a later Set arms a new timer.
+func (d *Deadline) Release() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timer != nil {
+		d.timer.Stop()
+		d.ref.d.Store(nil)
+		d.timer, d.ref = nil, nil
 	}
 }
 

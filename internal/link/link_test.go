@@ -53,15 +53,23 @@ func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
 func TestStreamTimeoutInstant(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		timedOut := make(chan time.Time, 1)
-		l := New(Config{Name: "a->b", OnTimeout: func() { timedOut <- time.Now() }}, Profile{Loss: 1})
+		a, _ := NewPair(Config{Name: "a->b"}, Config{Name: "b->a"}, Profile{Loss: 1}, Profile{},
+			EndHooks{ReadsFailed: func(error) { timedOut <- time.Now() }}, EndHooks{})
+		l := a.Tx
 		start := time.Now()
-		_, err := l.Write([]byte("x"))
+		_, err := a.Write([]byte("x"))
 		require.NoError(t, err)
 		at := <-timedOut
 		require.Equal(t, 924600*time.Millisecond, at.Sub(start))
 		_, err = l.Write([]byte("y"))
 		require.ErrorIs(t, err, syscall.ETIMEDOUT)
 		require.ErrorIs(t, err, ErrInjected)
+		_, err = a.Read(make([]byte, 1))
+		require.ErrorIs(t, err, syscall.ETIMEDOUT, "the end's reads fail too, once")
+		_, err = a.Read(make([]byte, 1))
+		require.Equal(t, io.EOF, err)
+		_, err = a.Write([]byte("z"))
+		require.ErrorIs(t, err, syscall.EPIPE, "after the error was reported, writes fail with EPIPE")
 		require.Equal(t, uint64(16), l.Stats().Lost)
 		require.Equal(t, uint64(15), l.Stats().Retransmitted)
 	})
@@ -94,7 +102,9 @@ func TestSegmentsModeFates(t *testing.T) {
 func TestResetReachesReader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		got := make(chan error, 1)
-		l := New(Config{Name: "a->b", OnReset: func(err error) { got <- err }}, Profile{Latency: time.Millisecond})
+		_, end := NewPair(Config{Name: "a->b"}, Config{Name: "b->a"}, Profile{Latency: time.Millisecond}, Profile{},
+			EndHooks{}, EndHooks{PeerReset: func(err error) { got <- err }})
+		l := end.Rx
 		_, err := l.Write([]byte("ab"))
 		require.NoError(t, err)
 		l.Reset(Injected(syscall.ECONNRESET))

@@ -306,12 +306,13 @@ func TestResetEndsWriteAtDrawnSegment(t *testing.T) {
 			for !twin.draw(&p, 1).reset {
 				first++
 			}
-			var reset error
-			l := New(Config{Name: "stats", Seed: seed, OnInjectedReset: func(err error) { reset = err }}, p)
+			a, _ := NewPair(Config{Name: "stats", Seed: seed}, Config{Name: "back", Seed: seed}, p, Profile{}, EndHooks{}, EndHooks{})
+			l := a.Tx
 			n, err := l.Write(pattern(10*first + 10))
 			require.NoError(t, err, "the write that drew a reset reports success")
 			require.Equal(t, 10*first+10, n)
-			require.ErrorIs(t, reset, ErrInjected, "the front end is told at once")
+			_, reset := a.Rx.Read(make([]byte, 1))
+			require.ErrorIs(t, reset, ErrInjected, "the end's reads fail at once")
 			require.Equal(t, uint64(first), l.Stats().Segments, "segments from the drawn one on are never sent")
 			require.Equal(t, uint64(1), l.Stats().Resets)
 			_, err = l.Write([]byte("x"))
@@ -638,7 +639,7 @@ func TestDelayNoJitter(t *testing.T) {
 
 // geLoss draws n transmissions' losses from a fresh stream.
 func geLoss(seed uint64, g GE, n int) []bool {
-	s := newStream(seed, "stats", 0)
+	s := newStreams(seed, "stats", 0)
 	p := Profile{Burst: &g}
 	x := make([]bool, n)
 	for i := range x {
