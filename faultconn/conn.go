@@ -550,6 +550,7 @@ func (c *Conn) closeRaw() error {
 		c.rawClosed = true
 		c.mu.Unlock()
 		err = c.raw.Close()
+		c.tx.AbortReader(net.ErrClosed) // an Out pump waiting for segments ends
 		c.mu.Lock()
 	}
 	c.doneLocked()

@@ -36,7 +36,7 @@ func tcpPair(t testing.TB, cfg faultconn.Config) (client, server net.Conn, stop 
 	require.NoError(t, err)
 	s, err := faultconn.Wrap(rawSrv, scfg)
 	require.NoError(t, err)
-	return c, s, func() { c.Close(); s.Close() }, nil
+	return c, s, func() { c.Close(); s.Close(); <-c.Done(); <-s.Done() }, nil
 }
 
 func TestNettestConn(t *testing.T) {
@@ -52,6 +52,14 @@ func TestNettestConn(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
 				return tcpPair(t, faultconn.Config{Seed: 1, Out: p})
+			})
+		})
+		// The same faults on both directions of both ends: the In pumps
+		// too (Close once hung here, waiting for an In pump blocked on a
+		// closed reader's full window).
+		t.Run(name+"/inOut", func(t *testing.T) {
+			nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
+				return tcpPair(t, faultconn.Config{Seed: 1, Out: p, In: p})
 			})
 		})
 	}

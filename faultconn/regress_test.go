@@ -1,0 +1,180 @@
+package faultconn_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/headwind-go/headwind/faultconn"
+)
+
+// Regression tests for what issue 9 found in faultconn: each failed before
+// Close became close(2) and the engine got one set of connection rules.
+
+// TestRegressCloseDoesNotWaitForFlight: Close once blocked for the whole
+// flight time (an hour of latency), and forever when retransmissions gave
+// up during it.
+func TestRegressCloseDoesNotWaitForFlight(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		p    faultconn.Profile
+		done time.Duration // when delivery ends
+		err  error         // what Err then says
+	}{
+		{"latency1h", faultconn.Profile{Latency: time.Hour}, time.Hour, nil},
+		{"loss100%", faultconn.Profile{Latency: 10 * time.Millisecond, Loss: 1}, 924600 * time.Millisecond, syscall.ETIMEDOUT},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a, b := pipePair(t, faultconn.Config{Out: tc.p}, faultconn.Profile{})
+				start := time.Now()
+				got := make(chan []byte, 1)
+				go func() {
+					d, _ := io.ReadAll(b)
+					got <- d
+				}()
+				_, err := a.Write([]byte("in flight"))
+				require.NoError(t, err)
+				require.NoError(t, a.Close())
+				require.Equal(t, time.Duration(0), time.Since(start), "Close returns at once")
+				<-a.Done()
+				require.Equal(t, tc.done, time.Since(start), "delivery ends")
+				if tc.err == nil {
+					require.NoError(t, a.Err())
+					require.Equal(t, "in flight", string(<-got))
+				} else {
+					require.ErrorIs(t, a.Err(), tc.err)
+					require.Empty(t, <-got, "net.Pipe cannot carry the reset: end of stream, and Err says why")
+				}
+			})
+		})
+	}
+}
+
+// TestRegressHealRescuesInFlight: bytes written while the Out profile lost
+// everything once never arrived after a heal (every retransmission's fate
+// was drawn at the first send).
+func TestRegressHealRescuesInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := pipePair(t, faultconn.Config{Out: faultconn.Profile{Latency: 10 * time.Millisecond}}, faultconn.Profile{})
+		start := time.Now()
+		require.NoError(t, a.SetProfiles(faultconn.Profile{Latency: 10 * time.Millisecond, Loss: 1}, faultconn.Profile{}))
+		_, err := a.Write([]byte("rescued"))
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		require.NoError(t, a.SetProfiles(faultconn.Profile{Latency: 10 * time.Millisecond}, faultconn.Profile{}))
+		buf := make([]byte, 16)
+		n, err := b.Read(buf)
+		require.NoError(t, err)
+		require.Equal(t, "rescued", string(buf[:n]))
+		require.Equal(t, 1410*time.Millisecond, time.Since(start), "at the first retransmission after the heal (1.4s)")
+	})
+}
+
+// TestRegressPartitionAndHeal: a Conn can be partitioned and healed, like
+// a netsim link: the data waits for the heal, retransmitted on the RTO
+// schedule.
+func TestRegressPartitionAndHeal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := pipePair(t, faultconn.Config{Out: faultconn.Profile{Latency: 10 * time.Millisecond}}, faultconn.Profile{})
+		start := time.Now()
+		a.Partition()
+		go a.Write([]byte("waits"))
+		time.Sleep(500 * time.Millisecond)
+		a.Heal()
+		buf := make([]byte, 8)
+		n, err := b.Read(buf)
+		require.NoError(t, err)
+		require.Equal(t, "waits", string(buf[:n]))
+		require.Equal(t, 610*time.Millisecond, time.Since(start), "lost at 10ms and 210ms, through at 610ms")
+		require.Equal(t, uint64(2), a.Stats().Out.Retransmitted)
+	})
+}
+
+// TestRegressDialerPartition: a Dialer's Partition cuts the conns it
+// dialed and the ones it dials before Heal.
+func TestRegressDialerPartition(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		peers := make(chan net.Conn, 2)
+		d := &faultconn.Dialer{Config: faultconn.Config{Out: faultconn.Profile{Latency: 10 * time.Millisecond}}, Base: func(context.Context, string, string) (net.Conn, error) {
+			c1, c2 := net.Pipe()
+			peers <- c2
+			return c1, nil
+		}}
+		before, err := d.Dial("tcp", "x:1")
+		require.NoError(t, err)
+		d.Partition()
+		after, err := d.Dial("tcp", "x:1")
+		require.NoError(t, err)
+		start := time.Now()
+		for _, c := range []net.Conn{before, after} {
+			go c.Write([]byte("hi"))
+		}
+		time.Sleep(300 * time.Millisecond)
+		d.Heal()
+		for range 2 {
+			p := <-peers
+			buf := make([]byte, 2)
+			_, err := io.ReadFull(p, buf)
+			require.NoError(t, err)
+			require.Equal(t, 610*time.Millisecond, time.Since(start))
+			p.Close()
+		}
+		before.Close()
+		after.Close()
+		<-before.(*faultconn.Conn).Done()
+		<-after.(*faultconn.Conn).Done()
+	})
+}
+
+// TestRegressResetNow: Reset resets a conn at once: its reads fail, and
+// the wrapped TCP conn's real peer sees ECONNRESET.
+func TestRegressResetNow(t *testing.T) {
+	c, s, stop, err := tcpPair(t, faultconn.Config{})
+	require.NoError(t, err)
+	defer stop()
+	peer := s.(*faultconn.Conn).Unwrap()
+	c.(*faultconn.Conn).Reset()
+	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, syscall.ECONNRESET)
+	require.ErrorIs(t, err, faultconn.ErrInjected)
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = peer.Read(make([]byte, 1))
+	require.ErrorIs(t, err, syscall.ECONNRESET)
+}
+
+// TestRegressCloseWithUnreadInResets: with In faults, Close with unread
+// data once sent a FIN; Linux sends a reset, and so does faultconn.
+func TestRegressCloseWithUnreadInResets(t *testing.T) {
+	c, s, stop, err := tcpPair(t, faultconn.Config{In: faultconn.Profile{Latency: time.Millisecond}})
+	require.NoError(t, err)
+	defer stop()
+	_, err = s.Write([]byte("never read"))
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond) // real time: arrived, unread (nothing is asserted about time)
+	require.NoError(t, c.Close())
+	<-c.(*faultconn.Conn).Done()
+	s.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = s.Read(make([]byte, 1))
+	require.ErrorIs(t, err, syscall.ECONNRESET, "the peer's stack saw a real RST")
+	require.NotErrorIs(t, err, faultconn.ErrInjected)
+}
+
+// TestRegressNonsense: nil conns and use after Close are errors, not
+// panics or silent successes.
+func TestRegressNonsense(t *testing.T) {
+	_, err := faultconn.Wrap(nil, faultconn.Config{})
+	require.ErrorContains(t, err, "faultconn: Wrap")
+	c1, _ := net.Pipe()
+	c, err := faultconn.Wrap(c1, faultconn.Config{})
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	require.ErrorIs(t, c.SetProfiles(faultconn.Profile{}, faultconn.Profile{}), net.ErrClosed)
+	<-c.Done()
+}
