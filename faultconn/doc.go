@@ -65,7 +65,9 @@
 // of events (default 65536) and counts what it discarded. A faulted
 // direction of a Conn runs one pump goroutine; a direction with no faults
 // runs none and adds no copy and no allocation. Close waits for what was
-// in flight, at most Linger after it was due.
+// in flight, at most Linger after it was due. Latency and Jitter are at
+// most a day, Bandwidth at most MaxBandwidth and Window at most MaxWindow,
+// so that no sum of delays the engine forms can overflow.
 //
 // # Errors
 //
