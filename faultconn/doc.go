@@ -62,7 +62,9 @@
 // flight plus delivered-but-unread; a writer beyond it blocks until the
 // reader drains, its deadline, or Close, and a packet conn drops the
 // datagram instead, counting it in Stats. A Trace keeps at most its limit
-// of events (default 65536) and counts what it discarded. A faulted
+// of events (default 65536) and counts what it discarded; it gives events
+// in a canonical order within each instant, so that runs with the same
+// fates print the same trace. A faulted
 // direction of a Conn runs one pump goroutine; a direction with no faults
 // runs none and adds no copy and no allocation. Close waits for what was
 // in flight, at most Linger after it was due. Latency and Jitter are at
