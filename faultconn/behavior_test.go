@@ -1138,7 +1138,7 @@ func TestBehaviorBadConfig(t *testing.T) {
 	require.Error(t, err)
 	msg := err.Error()
 	for _, want := range []string{
-		"Loss 1.5 out of range [0,1]", "Latency -1s out of range [0,∞)",
+		"Loss 1.5 out of range [0,1]", "Latency -1s out of range [0,24h0m0s]",
 		"Duplicate -0.5 out of range [0,1]", "Segment -3 out of range [0,∞)",
 		"Mode 7", "Window -1",
 	} {

@@ -36,7 +36,7 @@ type Config struct {
 	Mode Mode
 	// Window is the most bytes in flight plus delivered-but-unread per
 	// direction; a writer that would exceed it blocks (packet conns drop).
-	// Zero means DefaultWindow.
+	// Zero means DefaultWindow; at most MaxWindow.
 	Window int
 	// Trace, when not nil, records every segment's fate.
 	Trace *Trace
@@ -108,8 +108,8 @@ func (c Config) Validate() error {
 	if c.Linger < 0 {
 		errs = append(errs, fmt.Errorf("faultconn: Linger %v out of range [0,∞) (0 means %v)", c.Linger, DefaultLinger))
 	}
-	if c.Window < 0 {
-		errs = append(errs, fmt.Errorf("faultconn: Window %d out of range [0,∞) (0 means %d)", c.Window, DefaultWindow))
+	if c.Window < 0 || c.Window > MaxWindow {
+		errs = append(errs, fmt.Errorf("faultconn: Window %d out of range [0,%d] (0 means %d)", c.Window, MaxWindow, DefaultWindow))
 	}
 	return errors.Join(errs...)
 }

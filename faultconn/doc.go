@@ -62,10 +62,14 @@
 // flight plus delivered-but-unread; a writer beyond it blocks until the
 // reader drains, its deadline, or Close, and a packet conn drops the
 // datagram instead, counting it in Stats. A Trace keeps at most its limit
-// of events (default 65536) and counts what it discarded. A faulted
+// of events (default 65536) and counts what it discarded; it gives events
+// in a canonical order within each instant, so that runs with the same
+// fates print the same trace. A faulted
 // direction of a Conn runs one pump goroutine; a direction with no faults
 // runs none and adds no copy and no allocation. Close waits for what was
-// in flight, at most Linger after it was due.
+// in flight, at most Linger after it was due. Latency and Jitter are at
+// most a day, Bandwidth at most MaxBandwidth and Window at most MaxWindow,
+// so that no sum of delays the engine forms can overflow.
 //
 // # Errors
 //

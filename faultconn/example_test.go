@@ -30,7 +30,7 @@ func ExampleProfile_Validate() {
 	err := faultconn.Profile{Loss: 1.5, Latency: -time.Second}.Validate()
 	fmt.Println(err)
 	// Output:
-	// faultconn: Latency -1s out of range [0,∞)
+	// faultconn: Latency -1s out of range [0,24h0m0s]
 	// faultconn: Loss 1.5 out of range [0,1]
 }
 

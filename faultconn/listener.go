@@ -2,6 +2,8 @@ package faultconn
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -14,8 +16,11 @@ import (
 // WrapListener returns l with the faults of cfg on every accepted conn.
 // Accepted conns are *Conn, named Name#1, Name#2, … in accept order (Name
 // defaults to "listener"), so each gets its own random streams. It fails,
-// naming the field, when cfg is invalid.
+// naming the field, when cfg is invalid, and when l is nil.
 func WrapListener(l net.Listener, cfg Config) (net.Listener, error) {
+	if l == nil {
+		return nil, errors.New("faultconn: WrapListener: nil net.Listener")
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -52,7 +57,8 @@ type Dialer struct {
 	// Config holds the faults of every dialed conn.
 	Config Config
 	// Base dials the underlying conn; nil means a zero net.Dialer's
-	// DialContext.
+	// DialContext. A Base that returns neither a conn nor an error makes
+	// the dial fail with an error saying so.
 	Base func(ctx context.Context, network, address string) (net.Conn, error)
 
 	n     atomic.Uint64
@@ -79,6 +85,9 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	c, err := dial(ctx, network, address)
 	if err != nil {
 		return nil, err
+	}
+	if c == nil {
+		return nil, fmt.Errorf("faultconn: Dialer.Base returned a nil net.Conn and a nil error dialing %s %s", network, address)
 	}
 	fc := wrap(c, d.Config, d.Config.name("dial")+"#"+strconv.FormatUint(d.n.Add(1), 10), d.gateOnce())
 	d.mu.Lock()

@@ -42,18 +42,37 @@ type GilbertElliott struct {
 	GoodLoss float64
 }
 
+// The largest values Profile.Validate accepts, and MaxWindow the largest
+// Config.Window. They are far beyond any network worth simulating, and
+// small enough that no sum the engine forms overflows a time.Duration:
+// the slowest arrival it computes, a delay at the far tail of a Pareto
+// jitter (about 11550·MaxJitter) plus MaxLatency, the reorder hold (one
+// more Latency) and a whole MaxWindow segment serialized at 1 byte/s,
+// stays below 70 years, against the 292 of a Duration, and the
+// retransmission schedule (the RTO is capped at 120s, at most 15
+// retransmissions) adds at most half an hour.
+const (
+	MaxLatency   = 24 * time.Hour
+	MaxJitter    = 24 * time.Hour
+	MaxBandwidth = 1 << 40 // bytes/s: 1024GiB/s
+	MaxWindow    = 1 << 30 // bytes: 1GiB
+)
+
 // Profile describes the faults of one direction of a link, in tc-netem's
 // vocabulary. The zero value is a perfect link: no delay, no loss, unlimited
 // bandwidth. Profiles are plain values; copy and compare them freely.
 //
-// Probabilities are per segment (see Segment), in [0,1]; durations are >= 0.
-// Validate reports a Profile that breaks a rule.
+// Probabilities are per segment (see Segment), in [0,1]; durations are
+// >= 0 and at most a day (MaxLatency, MaxJitter). Validate reports a
+// Profile that breaks a rule.
 type Profile struct {
-	// Latency is the one-way delay added to every segment.
+	// Latency is the one-way delay added to every segment, at most
+	// MaxLatency.
 	Latency time.Duration
 	// Jitter is the variation of the delay: the half-width of the range for
 	// Uniform, the standard deviation for the other distributions. Delays
 	// never go below zero. Zero means every segment takes exactly Latency.
+	// At most MaxJitter.
 	Jitter time.Duration
 	// Distribution is the shape of the jitter; the zero value is Uniform.
 	Distribution Distribution
@@ -64,7 +83,7 @@ type Profile struct {
 	Correlation float64
 	// Bandwidth in bytes per second limits the link: each segment takes
 	// size/Bandwidth to serialize and queues behind earlier ones.
-	// Zero means unlimited.
+	// Zero means unlimited; at most MaxBandwidth.
 	Bandwidth int64
 	// Loss is the probability that a segment is lost.
 	Loss float64

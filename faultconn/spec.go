@@ -65,12 +65,13 @@ func (p Profile) IsZero() bool {
 // range, such as
 //
 //	faultconn: Loss 1.5 out of range [0,1]
-//	faultconn: Latency -1s out of range [0,∞)
+//	faultconn: Latency -1s out of range [0,24h0m0s]
 //
-// The rules: Latency, Jitter, Bandwidth and Segment are >= 0; Correlation,
-// Loss, Duplicate, Reorder, Corrupt, Reset and the four probabilities of
-// Burst are in [0,1] (NaN is not); Distribution is one of its four
-// constants; and at most one of Loss and Burst is set.
+// The rules: Latency and Jitter are in [0,MaxLatency] and [0,MaxJitter],
+// Bandwidth in [0,MaxBandwidth], Segment >= 0; Correlation, Loss,
+// Duplicate, Reorder, Corrupt, Reset and the four probabilities of Burst
+// are in [0,1] (NaN is not); Distribution is one of its four constants;
+// and at most one of Loss and Burst is set.
 func (p Profile) Validate() error {
 	problems := p.problems()
 	if len(problems) == 0 {
@@ -87,9 +88,9 @@ func (p Profile) Validate() error {
 // that ParseProfile can word its errors its own way.
 func (p Profile) problems() []string {
 	var out []string
-	duration := func(field string, d time.Duration) {
-		if d < 0 {
-			out = append(out, fmt.Sprintf("%s %v out of range [0,∞)", field, d))
+	duration := func(field string, d, most time.Duration) {
+		if d < 0 || d > most {
+			out = append(out, fmt.Sprintf("%s %v out of range [0,%v]", field, d, most))
 		}
 	}
 	count := func(field string, n int64) {
@@ -102,13 +103,15 @@ func (p Profile) problems() []string {
 			out = append(out, fmt.Sprintf("%s %s out of range [0,1]", field, strconv.FormatFloat(x, 'g', -1, 64)))
 		}
 	}
-	duration("Latency", p.Latency)
-	duration("Jitter", p.Jitter)
+	duration("Latency", p.Latency, MaxLatency)
+	duration("Jitter", p.Jitter, MaxJitter)
 	if p.Distribution < Uniform || p.Distribution > ParetoNormal {
 		out = append(out, fmt.Sprintf("Distribution %d out of range [0,3] (Uniform, Normal, Pareto, ParetoNormal)", int(p.Distribution)))
 	}
 	probability("Correlation", p.Correlation)
-	count("Bandwidth", p.Bandwidth)
+	if p.Bandwidth < 0 || p.Bandwidth > MaxBandwidth {
+		out = append(out, fmt.Sprintf("Bandwidth %d out of range [0,%d] (0 means unlimited)", p.Bandwidth, int64(MaxBandwidth)))
+	}
 	probability("Loss", p.Loss)
 	if b := p.Burst; b != nil {
 		probability("Burst.P", b.P)
@@ -161,7 +164,8 @@ const specKeys = "latency, jitter, distribution, correlation, bandwidth, loss, d
 //
 // where
 //
-//   - D is a Go duration (time.ParseDuration), >= 0: 0, 50ms, 1.5s, 1m30s.
+//   - D is a Go duration (time.ParseDuration) in [0,24h] (MaxLatency,
+//     MaxJitter): 0, 50ms, 1.5s, 1m30s.
 //   - P is a probability: a number in [0,1] such as 0.01, or a percentage
 //     in [0%,100%] such as 1%, 0.5% or 0.01%.
 //   - R is a rate: a plain number is bytes/s; byte units are B/s, KB/s,
@@ -169,7 +173,7 @@ const specKeys = "latency, jitter, distribution, correlation, bandwidth, loss, d
 //     1024); bit units are bit, kbit, mbit, gbit, kbps, mbps, gbps (powers
 //     of 1000 bits/s, so 8mbit and 8mbps are 1MB/s) and kibit, mibit,
 //     gibit (powers of 1024). A rate must come to a whole number of
-//     bytes/s. Unlike in tc, kbps, mbps and gbps count bits, not bytes.
+//     bytes/s, at most MaxBandwidth (1024GiB/s). Unlike in tc, kbps, mbps and gbps count bits, not bytes.
 //   - N is a size in bytes: a plain number, or one with a unit B, KB, MB,
 //     GB, KiB, MiB or GiB, such as 512B or 1KiB.
 //
@@ -183,7 +187,7 @@ const specKeys = "latency, jitter, distribution, correlation, bandwidth, loss, d
 // The result is checked with Validate. An error names the spec, the key
 // and the bad value and says what is expected, listing every problem:
 //
-//	faultconn: profile "latency=5x": latency: invalid duration "5x" (want a Go duration >= 0, like 50ms)
+//	faultconn: profile "latency=5x": latency: invalid duration "5x" (want a Go duration in [0,24h0m0s], like 50ms)
 func ParseProfile(s string) (Profile, error) {
 	var p Profile
 	fields := strings.Fields(s)
@@ -250,9 +254,9 @@ func (p *Profile) set(key, v string) error {
 	var err error
 	switch key {
 	case "latency":
-		p.Latency, err = parseSpecDuration(v)
+		p.Latency, err = parseSpecDuration(v, MaxLatency)
 	case "jitter":
-		p.Jitter, err = parseSpecDuration(v)
+		p.Jitter, err = parseSpecDuration(v, MaxJitter)
 	case "distribution":
 		p.Distribution, err = parseDistribution(v)
 	case "correlation":
@@ -289,14 +293,14 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 	return s, false
 }
 
-// parseSpecDuration parses a Go duration >= 0.
-func parseSpecDuration(v string) (time.Duration, error) {
+// parseSpecDuration parses a Go duration in [0,most].
+func parseSpecDuration(v string, most time.Duration) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (want a Go duration >= 0, like 50ms)", v)
+		return 0, fmt.Errorf("invalid duration %q (want a Go duration in [0,%v], like 50ms)", v, most)
 	}
-	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q (want >= 0)", v)
+	if d < 0 || d > most {
+		return 0, fmt.Errorf("duration %q out of range [0,%v]", v, most)
 	}
 	return d, nil
 }
@@ -471,9 +475,9 @@ func parseRate(v string) (int64, error) {
 	if !isDecimal(num) || mul == 0 {
 		return 0, fmt.Errorf("invalid rate %q (want a number of bytes/s or a number with a unit: %s)", v, rateUnits)
 	}
-	n, whole, ok := scale(num, mul, div, 1<<63-1)
+	n, whole, ok := scale(num, mul, div, MaxBandwidth)
 	if !ok {
-		return 0, fmt.Errorf("rate %q too large (at most %d bytes/s)", v, int64(1<<63-1))
+		return 0, fmt.Errorf("rate %q out of range [0,%d] bytes/s (1024GiB/s)", v, int64(MaxBandwidth))
 	}
 	if !whole {
 		return 0, fmt.Errorf("rate %q is not a whole number of bytes/s", v)

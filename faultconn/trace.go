@@ -2,6 +2,7 @@ package faultconn
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -187,8 +188,25 @@ const DefaultTraceLimit = 65536
 // bounded by the limit, and storage grows with use, so a large limit costs
 // nothing until events arrive.
 //
-// A Trace is safe for concurrent use. Events are kept in the order they
-// were added, and their times never decrease along that order.
+// A Trace is safe for concurrent use.
+//
+// # Order
+//
+// Events come out (Events, Tail, WriteText, WriteJSON) in a canonical
+// order, so that two runs whose segments met the same fates print the
+// same trace byte for byte, however their goroutines were scheduled:
+// by time; within one instant by link name, direction and sequence
+// number; the events of one segment at one instant in the order they
+// happened (a send before its delivery); and connection-level events
+// (sequence 0, such as notes) by kind, size and note. Events of different
+// instants are never reordered.
+//
+// When the trace is full, the oldest events are discarded in the order
+// they were added, which within one instant is the scheduler's. So that
+// what is kept stays canonical, an instant that lost some but not all of
+// its events to the limit is discarded whole: its remaining events are
+// not returned, and are counted in Overflow. (If every kept event is of
+// that one instant, nothing is returned.)
 //
 // # Time
 //
@@ -208,11 +226,12 @@ const DefaultTraceLimit = 65536
 type Trace struct {
 	limit int // from NewTrace, never changed; 0 means DefaultTraceLimit
 
-	mu       sync.Mutex // guards the fields below
-	start    time.Time  // time zero of the trace; zero until set
-	buf      []Event    // the ring; len(buf) <= limit, cap(buf) <= limit
-	head     int        // index of the oldest event once len(buf) == limit, else 0
-	overflow uint64     // events discarded because the ring was full
+	mu       sync.Mutex    // guards the fields below
+	start    time.Time     // time zero of the trace; zero until set
+	buf      []Event       // the ring; len(buf) <= limit, cap(buf) <= limit
+	head     int           // index of the oldest event once len(buf) == limit, else 0
+	overflow uint64        // events discarded because the ring was full
+	cutAt    time.Duration // Time of the newest discarded event, if overflow > 0
 }
 
 // NewTrace returns an empty trace that keeps the newest limit events; a
@@ -260,6 +279,7 @@ func (t *Trace) Add(e Event) {
 		}
 		t.buf = append(t.buf, e)
 	default:
+		t.cutAt = t.buf[t.head].Time
 		t.buf[t.head] = e
 		t.head++
 		if t.head == len(t.buf) {
@@ -290,8 +310,8 @@ func (t *Trace) Note(link, format string, args ...any) {
 	t.Add(Event{Kind: KindNote, Link: link, Note: fmt.Sprintf(format, args...)})
 }
 
-// Events returns a copy of the kept events, oldest first, or nil for a
-// nil trace.
+// Events returns a copy of the kept events, oldest first, in the
+// canonical order (see Order in Trace), or nil for a nil trace.
 func (t *Trace) Events() []Event {
 	if t == nil {
 		return nil
@@ -302,14 +322,28 @@ func (t *Trace) Events() []Event {
 }
 
 // Overflow returns the number of events discarded because the trace was
-// full. Zero for a nil trace.
+// full, including the kept events of an instant the limit cut in two
+// (see Order in Trace). Zero for a nil trace.
 func (t *Trace) Overflow() uint64 {
 	if t == nil {
 		return 0
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.overflow
+	return t.overflow + uint64(t.partialLocked())
+}
+
+// partialLocked returns how many of the oldest kept events belong to an
+// instant some of whose events were discarded. t.mu must be held.
+func (t *Trace) partialLocked() int {
+	if t.overflow == 0 {
+		return 0
+	}
+	n := 0
+	for n < len(t.buf) && t.buf[(t.head+n)%len(t.buf)].Time == t.cutAt {
+		n++
+	}
+	return n
 }
 
 // Links returns the distinct link names among the kept events, sorted, or
@@ -320,8 +354,8 @@ func (t *Trace) Links() []string {
 	}
 	seen := make(map[string]struct{})
 	t.mu.Lock()
-	for i := range t.buf {
-		seen[t.buf[i].Link] = struct{}{}
+	for i := t.partialLocked(); i < len(t.buf); i++ {
+		seen[t.buf[(t.head+i)%len(t.buf)].Link] = struct{}{}
 	}
 	t.mu.Unlock()
 	if len(seen) == 0 {
@@ -335,26 +369,32 @@ func (t *Trace) Links() []string {
 	return links
 }
 
-// Tail returns the last n kept events of link, oldest first; link "" means
-// every link. It returns fewer if fewer are kept, and nil if n <= 0 or t is
-// nil. Use it to show the end of one connection's story in a failure
-// report.
+// Tail returns the last n kept events of link, oldest first, in the
+// canonical order (see Order in Trace); link "" means every link. It
+// returns fewer if fewer are kept, and nil if n <= 0 or t is nil. Use it
+// to show the end of one connection's story in a failure report.
 func (t *Trace) Tail(link string, n int) []Event {
 	if t == nil || n <= 0 {
 		return nil
 	}
 	t.mu.Lock()
 	var out []Event
-	// Walk from the newest event back to the oldest.
-	for i := len(t.buf) - 1; i >= 0 && len(out) < n; i-- {
+	// Walk from the newest event back to the oldest, and on to the end of
+	// the instant of the oldest one taken, so that the canonical order
+	// decides which events of that instant are the last n.
+	for i := len(t.buf) - 1; i >= t.partialLocked(); i-- {
 		e := &t.buf[(t.head+i)%len(t.buf)]
+		if len(out) >= n && e.Time != out[len(out)-1].Time {
+			break
+		}
 		if link == "" || e.Link == link {
 			out = append(out, *e)
 		}
 	}
 	t.mu.Unlock()
 	slices.Reverse(out)
-	return out
+	canonicalize(out)
+	return out[max(len(out)-n, 0):]
 }
 
 // snapshot returns the kept events, oldest first, with the overflow count
@@ -365,23 +405,67 @@ func (t *Trace) snapshot() (events []Event, overflow uint64, limit int) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.eventsLocked(), t.overflow, t.Limit()
+	return t.eventsLocked(), t.overflow + uint64(t.partialLocked()), t.Limit()
 }
 
-// eventsLocked returns a copy of the kept events, oldest first. t.mu must
-// be held.
+// eventsLocked returns a copy of the kept events, oldest first, in the
+// canonical order, without an instant the limit cut in two. t.mu must be
+// held.
 func (t *Trace) eventsLocked() []Event {
 	out := make([]Event, 0, len(t.buf))
 	out = append(out, t.buf[t.head:]...)
-	return append(out, t.buf[:t.head]...)
+	out = append(out, t.buf[:t.head]...)
+	out = out[t.partialLocked():]
+	canonicalize(out)
+	return out
+}
+
+// canonicalize puts events, in the order they were added (times never
+// decrease), into the canonical order (see Order in Trace): each run of
+// one instant is sorted, stably, by withinInstant.
+func canonicalize(events []Event) {
+	for i := 0; i < len(events); {
+		j := i + 1
+		for j < len(events) && events[j].Time == events[i].Time {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortStableFunc(events[i:j], withinInstant)
+		}
+		i = j
+	}
+}
+
+// withinInstant orders two events of one instant: by link, direction and
+// sequence number; the events of one segment (same sequence number, not
+// 0) stay in the order they happened, which the engine makes causal;
+// connection-level events (sequence 0), which come from any goroutine,
+// by kind, size and note.
+func withinInstant(a, b Event) int {
+	if c := strings.Compare(a.Link, b.Link); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Dir, b.Dir); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Seq, b.Seq); c != 0 || a.Seq != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Size, b.Size); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Note, b.Note)
 }
 
 // WriteText writes the trace for people: a header line
 //
 //	# headwind trace: N events (M earlier events discarded, limit L)
 //
-// then one line per kept event, oldest first, as formatted by
-// Event.String. It copies the events first and does not hold the trace's
+// then one line per kept event, oldest first in the canonical order (see
+// Order in Trace), as formatted by Event.String. It copies the events first and does not hold the trace's
 // lock while writing, so a slow w does not stall the network. It returns
 // the first error from w. A nil trace writes a header with no events.
 func (t *Trace) WriteText(w io.Writer) error {
@@ -415,7 +499,7 @@ type jsonDiscarded struct {
 }
 
 // WriteJSON writes the trace for programs as JSON lines, one object per
-// kept event, oldest first:
+// kept event, oldest first in the canonical order (see Order in Trace):
 //
 //	{"time_ns":1250000000,"time":"1.25s","link":"a:49152->b:80#1","dir":"out","seq":12,"kind":"deliver","size":512}
 //

@@ -53,7 +53,7 @@ type Options struct {
 	// Mode is the networks' mode; the zero value is Stream.
 	Mode faultconn.Mode
 	// Duration is the virtual time the nemesis schedule spans; at its end
-	// the nemesis heals everything. Zero means 10s.
+	// the nemesis heals everything. Zero means 10s; at most MaxDuration.
 	Duration time.Duration
 	// MaxSteps is the most nemesis steps per case; zero means 6, and a
 	// negative value turns the nemesis off.
@@ -73,6 +73,16 @@ var DefaultFaults = faultconn.Profile{
 	Corrupt:      0.01,
 	Segment:      1460,
 }
+
+// MaxDuration is the longest Options.Duration: a day of virtual time,
+// far more than a nemesis schedule of a few steps needs, and small enough
+// that the instants the nemesis computes from it never overflow.
+const MaxDuration = 24 * time.Hour
+
+// maxFaultsLatency is the largest Options.Faults.Latency: a drawn latency
+// gets latencyOffset on top of its bound and must stay within
+// faultconn.MaxLatency.
+const maxFaultsLatency = faultconn.MaxLatency - time.Millisecond
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Faults == (faultconn.Profile{}) {
@@ -95,8 +105,12 @@ func (o Options) withDefaults() (Options, error) {
 	if err := o.Faults.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if o.Duration < 0 {
-		errs = append(errs, fmt.Errorf("harness: Options.Duration %v out of range [0,∞) (0 means 10s)", o.Duration))
+	if o.Duration < 0 || o.Duration > MaxDuration {
+		errs = append(errs, fmt.Errorf("harness: Options.Duration %v out of range [0,%v] (0 means 10s)", o.Duration, MaxDuration))
+	}
+	if o.Faults.Latency > maxFaultsLatency {
+		errs = append(errs, fmt.Errorf("harness: Options.Faults.Latency %v out of range [0,%v] (drawn latencies get a small offset above their bound)",
+			o.Faults.Latency, maxFaultsLatency))
 	}
 	if o.Mode != faultconn.Stream && o.Mode != faultconn.Segments {
 		errs = append(errs, fmt.Errorf("harness: Options.Mode %d out of range [0,1] (Stream, Segments)", int(o.Mode)))

@@ -85,7 +85,8 @@
 // # Limits
 //
 // A network's trace keeps the newest TraceLimit events. Check runs at most
-// Options.MaxSteps nemesis steps per case. CheckBounded forces a garbage
+// Options.MaxSteps nemesis steps per case, over at most MaxDuration (a
+// day) of virtual time. CheckBounded forces a garbage
 // collection at every sample, so sample coarsely; memory and goroutines
 // are process-wide, so memory checks must not run in parallel with other
 // tests. A History keeps at most its Limit of operations.
@@ -95,5 +96,7 @@
 // Checkers return one error listing every problem (Ledger.Check,
 // CheckLinearizable, MeasureBounded) or fail the test they are given
 // (Run, Check, CheckBounded). Invalid flags fail the test with an error
-// naming the flag and the value.
+// naming the flag and the value. Options, Bound fields and Ledger.Limit
+// out of their ranges are errors naming the field, the value and the
+// range, from the function that takes them.
 package harness

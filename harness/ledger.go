@@ -16,9 +16,10 @@ import (
 // concurrent use; record from any goroutine, and Check once the run is
 // over.
 type Ledger struct {
-	// Limit is the most distinct keys the ledger records; zero means
-	// DefaultLedgerLimit. Records of keys beyond it are counted, not kept,
-	// and Check then fails: a ledger that lost track proves nothing.
+	// Limit is the most distinct keys the ledger records, >= 0; zero
+	// means DefaultLedgerLimit. Records of keys beyond it are counted, not
+	// kept, and Check then fails: a ledger that lost track proves nothing.
+	// A negative Limit keeps nothing, and Check reports it as out of range.
 	Limit int
 
 	mu       sync.Mutex // guards the fields below
@@ -142,10 +143,14 @@ func (l *Ledger) Counts() LedgerCounts {
 //   - applied although rejected (the client was told no, and it happened).
 //
 // Issued but never acknowledged is not a violation (the client gave up);
-// Counts reports how many.
+// Counts reports how many. A negative Limit is reported instead of the
+// books, which it kept from being written.
 func (l *Ledger) Check() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.Limit < 0 {
+		return fmt.Errorf("harness: Ledger.Limit %d out of range [0,∞) (0 means %d)", l.Limit, DefaultLedgerLimit)
+	}
 	var errs []error
 	if l.overflow > 0 {
 		errs = append(errs, fmt.Errorf("%d records of keys beyond the ledger's Limit of %d were not kept", l.overflow, cmp.Or(l.Limit, DefaultLedgerLimit)))

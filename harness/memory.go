@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"testing"
@@ -93,15 +95,21 @@ func (s *Sampler) Stop() Usage {
 	return s.peak
 }
 
-// Bound says how a scenario's memory may grow with its load.
+// Bound says how a scenario's memory may grow with its load. A field out
+// of its range makes MeasureBounded return an error naming it (and
+// CheckBounded fail) before the scenario runs.
 type Bound struct {
-	// Load is the base load N handed to the scenario; zero means 100.
+	// Load is the base load N handed to the scenario, >= 0; zero means
+	// 100.
 	Load int
-	// Factor k: the scenario also runs at k·N. Zero means 10.
+	// Factor k: the scenario also runs at k·N. It is 0 or at least 2
+	// (at 1 there is no overload), and k·N must fit in an int. Zero
+	// means 10.
 	Factor int
-	// Slack is how much more memory k·N may use than N, as a fraction:
-	// 0.5 allows 1.5 times as much. Zero means 0.5. Memory that grows in
-	// proportion to the load is exactly what this check exists to catch.
+	// Slack is how much more memory k·N may use than N, as a fraction in
+	// [0,MaxSlack]: 0.5 allows 1.5 times as much. Zero means 0.5. Memory
+	// that grows in proportion to the load is exactly what this check
+	// exists to catch.
 	Slack float64
 	// Floor is an absolute allowance in bytes added to the limit, so that
 	// noise in tiny scenarios does not fail them. Zero means 1 MiB.
@@ -109,11 +117,34 @@ type Bound struct {
 	// GoroutineSlack is how many more goroutines k·N may peak at than N.
 	// Zero means 0 (a negative value disables the goroutine check).
 	GoroutineSlack int
-	// Interval is the sampling interval in virtual time; zero means 100ms.
+	// Interval is the sampling interval in virtual time, >= 0; zero means
+	// 100ms.
 	Interval time.Duration
 }
 
-func (b Bound) withDefaults() Bound {
+// MaxSlack is the largest Bound.Slack: k·N may use up to 1001 times the
+// memory of N. A bound looser than that checks nothing.
+const MaxSlack = 1000
+
+// withDefaults fills in the defaults of b, or returns one error naming
+// every field out of its range.
+func (b Bound) withDefaults() (Bound, error) {
+	var errs []error
+	if b.Load < 0 {
+		errs = append(errs, fmt.Errorf("harness: Bound.Load %d out of range [0,∞) (0 means 100)", b.Load))
+	}
+	if b.Factor < 0 || b.Factor == 1 {
+		errs = append(errs, fmt.Errorf("harness: Bound.Factor %d out of range [2,∞) (0 means 10)", b.Factor))
+	}
+	if !(b.Slack >= 0 && b.Slack <= MaxSlack) { // also catches NaN
+		errs = append(errs, fmt.Errorf("harness: Bound.Slack %v out of range [0,%d] (0 means 0.5)", b.Slack, MaxSlack))
+	}
+	if b.Interval < 0 {
+		errs = append(errs, fmt.Errorf("harness: Bound.Interval %v out of range [0,∞) (0 means 100ms)", b.Interval))
+	}
+	if len(errs) > 0 {
+		return b, errors.Join(errs...)
+	}
 	if b.Load == 0 {
 		b.Load = 100
 	}
@@ -126,7 +157,10 @@ func (b Bound) withDefaults() Bound {
 	if b.Floor == 0 {
 		b.Floor = 1 << 20
 	}
-	return b
+	if b.Load > math.MaxInt/b.Factor {
+		return b, fmt.Errorf("harness: Bound.Load %d times Bound.Factor %d out of range [0,%d]", b.Load, b.Factor, math.MaxInt)
+	}
+	return b, nil
 }
 
 // BoundResult is what MeasureBounded measured: the growth above the
@@ -166,12 +200,22 @@ func CheckBounded(t *testing.T, b Bound, scenario func(t *testing.T, n *netsim.N
 // of failing t (which it fails only if the scenario itself fails).
 func MeasureBounded(t *testing.T, b Bound, scenario func(t *testing.T, n *netsim.Network, load int)) (BoundResult, error) {
 	t.Helper()
-	b = b.withDefaults()
+	b, err := b.withDefaults()
 	res := BoundResult{Bound: b}
+	if err != nil {
+		return res, err
+	}
 	res.Base = measure(t, b, scenario, b.Load)
 	res.Scaled = measure(t, b, scenario, b.Load*b.Factor)
-	res.HeapLimit = uint64(float64(res.Base.Heap)*(1+b.Slack)) + b.Floor
-	res.GoroutineLimit = res.Base.Goroutines + b.GoroutineSlack
+	// Saturating: a Floor or GoroutineSlack near the type's maximum means
+	// no limit, not a wrapped-around tiny one.
+	res.HeapLimit = uint64(float64(res.Base.Heap) * (1 + b.Slack))
+	if res.HeapLimit > math.MaxUint64-b.Floor {
+		res.HeapLimit = math.MaxUint64
+	} else {
+		res.HeapLimit += b.Floor
+	}
+	res.GoroutineLimit = res.Base.Goroutines + min(b.GoroutineSlack, math.MaxInt-res.Base.Goroutines)
 	var problems []string
 	if res.Scaled.Heap > res.HeapLimit {
 		problems = append(problems, fmt.Sprintf("peak heap grew from %s at load %d to %s at load %d, over the limit of %s",

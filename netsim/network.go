@@ -70,6 +70,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("netsim: %s %d out of range [0,∞) (0 means the default)", f.name, f.v))
 		}
 	}
+	if c.Window > faultconn.MaxWindow {
+		errs = append(errs, fmt.Errorf("netsim: Window %d out of range [0,%d] (0 means the default)", c.Window, faultconn.MaxWindow))
+	}
 	if c.MaxDatagram > 65535 {
 		errs = append(errs, fmt.Errorf("netsim: MaxDatagram %d out of range [0,65535]", c.MaxDatagram))
 	}
