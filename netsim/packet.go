@@ -68,10 +68,11 @@ type PacketConn struct {
 
 // MaxFlows is how many destinations a PacketConn keeps a flow (a link with
 // its own random stream) for. When a datagram goes to a new destination
-// and the socket already has MaxFlows flows, the least recently written
+// and the socket already has MaxFlows flows, the least recently used
 // flows that have nothing in flight are freed, so memory does not grow
 // with the number of distinct destinations: a socket holds at most
-// MaxFlows flows plus those with datagrams in flight.
+// MaxFlows flows plus those with datagrams in flight. (A flow passed over
+// because it had datagrams in flight counts as used.)
 //
 // A flow's random stream is keyed by the seed, its name
 // ("host:port->host:port/udp") and the number of flows the socket had
@@ -237,15 +238,22 @@ func (c *PacketConn) flow(ap netip.AddrPort) (*flow, error) {
 	return f, nil
 }
 
-// freeIdleLocked frees the least recently written flows that have nothing
-// in flight and no writer until at most keep flows are left, or none is
-// idle. c.mu held; the freed links go to c.retiring, for foldRetiring.
+// freeIdleLocked frees the least recently used flows that have nothing
+// in flight and no writer until at most keep flows are left. A busy flow
+// it meets goes to the front, as if just used, and it gives up after
+// maxBusySkips of them, so that a crowd of busy flows costs each call a
+// bounded scan (they are freed by later calls, once idle). c.mu held; the
+// freed links go to c.retiring, for foldRetiring.
 func (c *PacketConn) freeIdleLocked(keep int) {
+	const maxBusySkips = 8
 	now := time.Now()
-	for e := c.lru.Back(); e != nil && len(c.flows) > keep; {
+	skips := 0
+	for e := c.lru.Back(); e != nil && len(c.flows) > keep && skips < maxBusySkips; {
 		f := e.Value.(*flow)
 		e = e.Prev()
 		if f.writers > 0 || now.Before(f.busy) {
+			c.lru.MoveToFront(f.elem)
+			skips++
 			continue
 		}
 		c.lru.Remove(f.elem)

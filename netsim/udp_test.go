@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
@@ -327,5 +328,36 @@ func TestUDPDumpListsSockets(t *testing.T) {
 			"udp client:49152 198.18.0.2:49152 open, 1 flows; out: 1 sent, 1 delivered, 0 lost, 0 dropped, 0 unreachable; in: 0 received, 0 dropped, 0 queued (0B)",
 			"udp server:53 198.18.0.1:53 open, 0 flows; out: 0 sent, 0 delivered, 0 lost, 0 dropped, 0 unreachable; in: 1 received, 0 dropped, 1 queued (258B)",
 		}, lines)
+	})
+}
+
+// TestUDPFlowsFreedPastBusyOnes: flows with datagrams in flight are
+// passed over (at most 8 per new flow, each moved to the front), and the
+// idle ones behind them are freed.
+func TestUDPFlowsFreedPastBusyOnes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNet(t, netsim.Config{Default: faultconn.Profile{Latency: 10 * time.Millisecond}})
+		require.NoError(t, n.SetLink("client", "far", faultconn.Profile{Latency: time.Hour}))
+		c, s := udpPair(t, n)
+		far := net.UDPAddrFromAddrPort(netip.AddrPortFrom(n.Host("far").IP(), 0))
+		near := s.LocalAddr().(*net.UDPAddr)
+		send := func(to *net.UDPAddr, port int) {
+			_, err := c.WriteTo([]byte("x"), &net.UDPAddr{IP: to.IP, Port: port})
+			require.NoError(t, err)
+		}
+		for port := 1; port <= 20; port++ {
+			send(far, port) // busy for an hour, and the least recently used
+		}
+		for port := 1; port <= netsim.MaxFlows-20; port++ {
+			send(near, port)
+		}
+		time.Sleep(10 * time.Millisecond)
+		var flows []int
+		for port := 5000; port < 5004; port++ {
+			send(near, port)
+			flows = append(flows, c.Stats().Flows)
+		}
+		m := netsim.MaxFlows
+		require.Equal(t, []int{m + 1, m + 2, m, m}, flows)
 	})
 }
