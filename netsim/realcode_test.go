@@ -532,11 +532,15 @@ func TestRealUDPLimits(t *testing.T) {
 		require.Equal(t, 512, nr)
 		require.Equal(t, cpc.LocalAddr(), from)
 		// Reading frees the queue: the next datagrams fit, while the queue
-		// holds at most 600 bytes before each.
+		// holds at most 600 bytes before each. (They arrive together with
+		// no reader waiting: a reader taking one between two arrivals
+		// would make room.)
 		for i := range 4 {
 			_, err := cpc.WriteTo(bytes.Repeat([]byte{byte('a' + i)}, 40), saddr)
 			require.NoError(t, err)
 		}
+		time.Sleep(20 * time.Millisecond)
+		synctest.Wait()
 		for _, want := range []string{"a", "b", "c"} {
 			nr, from, err := spc.ReadFrom(buf)
 			require.NoError(t, err)
