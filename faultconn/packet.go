@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,14 +24,27 @@ const MaxDatagram = 65507
 // bytes in flight plus unread; a datagram beyond that is dropped, as a full
 // socket buffer drops it, and counted in Stats as Dropped.
 //
+// Errors are the wrapped socket's, as *net.OpError. WriteTo returns at
+// once what the socket would reject without sending: a bad address (over
+// a *net.UDPConn, exactly the error its own WriteTo gives), port 0
+// (EINVAL), a datagram over MaxDatagram (EMSGSIZE), a closed socket
+// (net.ErrClosed). The datagram itself goes to the wrapped socket later,
+// when its delay has passed; if that send fails (a route the kernel
+// refuses, say), the error is pending, like a socket's SO_ERROR: the next
+// WriteTo returns it and does not send its datagram. A wrapped socket
+// closed underneath fails every later call with net.ErrClosed.
+//
 // Two pump goroutines move datagrams between the engine and the wrapped
 // conn; Close ends them. PacketConn is safe for concurrent use.
 type PacketConn struct {
-	raw    net.PacketConn
-	name   string
-	tx, rx *link.Link
-	wg     sync.WaitGroup
-	once   sync.Once
+	raw     net.PacketConn
+	name    string
+	tx, rx  *link.Link
+	wg      sync.WaitGroup
+	once    sync.Once
+	pending atomic.Pointer[error] // the first failed send not yet reported
+	netOnce sync.Once
+	netName string // see network
 }
 
 var _ net.PacketConn = (*PacketConn)(nil)
@@ -38,6 +53,9 @@ var _ net.PacketConn = (*PacketConn)(nil)
 // field, when cfg is invalid; Reset is not a datagram fault, and Segment
 // and Mode are ignored. The PacketConn owns pc: closing it closes pc.
 func WrapPacketConn(pc net.PacketConn, cfg Config) (net.PacketConn, error) {
+	if isNil(pc) {
+		return nil, fmt.Errorf("faultconn: WrapPacketConn: the net.PacketConn is nil (%T)", pc)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -86,13 +104,67 @@ func (c *PacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 
 // WriteTo queues one datagram to addr through the Out profile. It does not
 // block. A datagram over MaxDatagram fails with EMSGSIZE; one that would
-// take the Out window over its limit is dropped and counted (Stats).
+// take the Out window over its limit is dropped and counted (Stats). It
+// fails at once with what the wrapped socket would reject without
+// sending, and with the error of an earlier datagram's failed send (see
+// PacketConn).
 func (c *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if len(b) > MaxDatagram {
-		return 0, opError("write", c.raw.LocalAddr(), addr, os.NewSyscallError("sendto", syscall.EMSGSIZE))
+	if err := c.precheck(len(b), addr); err != nil {
+		return 0, err
+	}
+	if p := c.pending.Swap(nil); p != nil {
+		return 0, *p
 	}
 	n, err := c.tx.WriteTo(b, addr)
 	return n, opError("write", c.raw.LocalAddr(), addr, err)
+}
+
+// precheck returns the error the wrapped socket gives a datagram of size
+// bytes to addr without sending it, or nil.
+func (c *PacketConn) precheck(size int, addr net.Addr) error {
+	if uc, ok := c.raw.(*net.UDPConn); ok {
+		// The checks UDPConn.WriteTo makes before any system call: the
+		// address's type, a connected socket, a nil address. Where one
+		// fails, the real call returns its exact error and sends nothing.
+		a, ok := addr.(*net.UDPAddr)
+		if !ok || a == nil || uc.RemoteAddr() != nil {
+			_, err := uc.WriteTo(nil, addr)
+			if err == nil { // not reached: each of these fails first
+				err = opError("write", uc.LocalAddr(), addr, syscall.EINVAL)
+			}
+			return err
+		}
+		// And the address family: an IPv4 socket cannot send to IPv6.
+		local, _ := uc.LocalAddr().(*net.UDPAddr)
+		if local != nil && local.IP.To4() != nil && len(a.IP) > 0 && a.IP.To4() == nil {
+			return &net.OpError{Op: "write", Net: c.network(), Source: local, Addr: addr, Err: &net.AddrError{Err: "non-IPv4 address", Addr: a.IP.String()}}
+		}
+	}
+	if size > MaxDatagram {
+		return &net.OpError{Op: "write", Net: c.network(), Source: c.raw.LocalAddr(), Addr: addr, Err: os.NewSyscallError("sendto", syscall.EMSGSIZE)}
+	}
+	if a, ok := addr.(*net.UDPAddr); ok && a != nil && a.Port == 0 {
+		// Linux's udp_sendmsg refuses port 0 before sending.
+		return &net.OpError{Op: "write", Net: c.network(), Source: c.raw.LocalAddr(), Addr: addr, Err: os.NewSyscallError("sendto", syscall.EINVAL)}
+	}
+	return nil
+}
+
+// network returns the network the wrapped socket names in its errors:
+// "udp4" for a socket opened as "udp4", which its LocalAddr does not say.
+func (c *PacketConn) network() string {
+	c.netOnce.Do(func() {
+		c.netName = c.raw.LocalAddr().Network()
+		if uc, ok := c.raw.(*net.UDPConn); ok {
+			// A WriteTo with an address of the wrong type fails before
+			// any system call, naming the socket's network.
+			var oe *net.OpError
+			if _, err := uc.WriteTo(nil, (*net.IPAddr)(nil)); errors.As(err, &oe) {
+				c.netName = oe.Net
+			}
+		}
+	})
+	return c.netName
 }
 
 // Close closes the conn and the wrapped conn, ends both pumps and waits for
@@ -132,7 +204,14 @@ func (c *PacketConn) outPump() {
 		if err != nil {
 			return
 		}
-		c.raw.WriteTo(buf[:n], addr) // errors of a datagram send are not reported, as UDP's are not
+		if _, err := c.raw.WriteTo(buf[:n], addr); err != nil {
+			err = opError("write", c.raw.LocalAddr(), addr, err)
+			if errors.Is(err, net.ErrClosed) {
+				c.tx.AbortWriter(err) // closed underneath: every later write fails
+				return
+			}
+			c.pending.CompareAndSwap(nil, &err)
+		}
 	}
 }
 
@@ -151,6 +230,11 @@ func (c *PacketConn) inPump() {
 			// skipped; a conn that keeps failing is given up on, so the
 			// pump never spins.
 			if failures++; errors.Is(err, net.ErrClosed) || failures > maxReadFailures {
+				if errors.Is(err, net.ErrClosed) {
+					// Closed underneath: writes fail too, before the
+					// reader sees it.
+					c.tx.AbortWriter(opError("write", c.raw.LocalAddr(), nil, net.ErrClosed))
+				}
 				c.rx.AbortReader(err)
 				return
 			}
@@ -159,6 +243,20 @@ func (c *PacketConn) inPump() {
 		failures = 0
 		c.rx.WriteTo(buf[:n], addr)
 	}
+}
+
+// isNil reports whether v is nil or a nil pointer (a nil *net.UDPConn in a
+// net.PacketConn is not == nil).
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // packetResets reports a Reset set on a packet conn's profiles.

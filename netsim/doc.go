@@ -41,17 +41,42 @@
 // the fates of a connection's segments depend only on the seed and on what
 // is written on it, not on other traffic or on goroutine scheduling.
 // Addresses and ephemeral ports (from 49152, per host) are handed out in
-// order.
+// order. A packet socket has one flow per destination address,
+// "host:port->host:port/udp", with its own stream, so fates to one
+// destination do not depend on datagrams to others — up to MaxFlows
+// destinations per socket; beyond, see MaxFlows.
 //
 // # Limits
 //
-// Every buffer is bounded: Config.Window bytes per direction of a stream
-// conn (a writer beyond it blocks), Config.Backlog connections per
-// listener (beyond it dials go unanswered and retry), Config.RecvQueue
-// bytes per packet socket (beyond it datagrams are dropped and counted),
-// Config.MaxDatagram bytes per datagram (beyond it EMSGSIZE), and the
-// trace's limit. A connection has no goroutine of its own: one timer per
-// link delivers its segments.
+// Every buffer is bounded, and what a limit turns away is counted where
+// the user can see it (Conn.Stats, PacketConn.Stats, Network.Stats, Dump):
+//
+//   - Config.Window bytes per direction of a stream conn: a writer beyond
+//     it blocks.
+//   - Config.Backlog connections per listener: beyond it dials go
+//     unanswered and retry.
+//   - Config.MaxDatagram bytes per datagram: beyond it WriteTo fails with
+//     EMSGSIZE.
+//   - Config.RecvQueue bytes per packet socket, each datagram costing its
+//     payload plus 256: a datagram that arrives while the queue holds more
+//     is dropped and counted in PacketStats.RecvDropped (Linux's
+//     RcvbufErrors). As on Linux, an empty queue takes a datagram of any
+//     size, so a small queue slows datagrams down to one at a time but
+//     never drops them all.
+//   - The datagrams in flight from one socket to one destination cost at
+//     most max(Config.Window, Config.MaxDatagram+256) bytes: one datagram
+//     of MaxDatagram always fits, whatever the stream window; beyond it a
+//     datagram is dropped at send and counted in PacketStats.Out.Dropped.
+//   - MaxFlows flows per packet socket: beyond it, the least recently
+//     written idle flows are freed, so memory does not grow with the
+//     number of destinations (see MaxFlows for what that does to random
+//     streams).
+//   - The trace's limit.
+//
+// A datagram to an address no host has, or to a port no socket is bound
+// to, is lost without an error and counted in PacketStats.Unreachable. A
+// connection has no goroutine of its own: one timer per link delivers its
+// segments.
 //
 // # Errors
 //

@@ -37,8 +37,16 @@ type Host struct {
 	ip   netip.Addr
 	err  error // the host's name was invalid: every call fails with err
 
-	mu       sync.Mutex // guards the fields below
-	tcp      map[uint16]int
+	mu sync.Mutex // guards the fields below
+	// tcp counts the users of each TCP port: a listener, the conns it
+	// accepted (which share its port, even after it closed), or one
+	// dial's conn. Ephemeral ports are only ever taken from unused ones.
+	tcp map[uint16]int
+	// served marks the ports in tcp whose users are a listener and its
+	// accepted conns, never a dial: Listen may bind them again once no
+	// listener is left, as Linux allows with SO_REUSEADDR (set by Go's
+	// net.Listen) because accepted sockets inherit it.
+	served   map[uint16]bool
 	lns      map[uint16]*Listener
 	udp      map[uint16]*PacketConn
 	nextPort uint16
@@ -50,6 +58,7 @@ func newHost(n *Network, name string, ip netip.Addr) *Host {
 		name:     name,
 		ip:       ip,
 		tcp:      make(map[uint16]int),
+		served:   make(map[uint16]bool),
 		lns:      make(map[uint16]*Listener),
 		udp:      make(map[uint16]*PacketConn),
 		nextPort: FirstEphemeralPort,
@@ -89,8 +98,10 @@ func (h *Host) LookupHost(ctx context.Context, host string) ([]string, error) {
 // Listen announces on the host, like net.Listen: network is "tcp" or
 // "tcp4", address is ":port", "host:port" or "ip:port" naming this host
 // (or "localhost", or 0.0.0.0), and port 0 picks an ephemeral port. The
-// listener queues at most Config.Backlog connections. A port in use fails
-// with EADDRINUSE.
+// listener queues at most Config.Backlog connections. A port with a live
+// listener, or used by a dialed conn, fails with EADDRINUSE; as on Linux
+// with Go's SO_REUSEADDR, conns accepted on a port do not keep a new
+// listener from binding it after the old one closed.
 func (h *Host) Listen(network, address string) (net.Listener, error) {
 	return h.ListenTCP(network, address)
 }
@@ -104,8 +115,8 @@ func (h *Host) ListenTCP(network, address string) (*Listener, error) {
 	h.mu.Lock()
 	if port == 0 {
 		port, err = h.ephemeralLocked(h.tcpUsed)
-	} else if h.tcp[port] > 0 {
-		err = syscall.EADDRINUSE
+	} else if h.lns[port] != nil || h.tcp[port] > 0 && !h.served[port] {
+		err = syscall.EADDRINUSE // a live listener, or a dial's conn
 	}
 	if err != nil {
 		h.mu.Unlock()
@@ -113,6 +124,7 @@ func (h *Host) ListenTCP(network, address string) (*Listener, error) {
 	}
 	l := newListener(h, port)
 	h.tcp[port]++
+	h.served[port] = true
 	h.lns[port] = l
 	h.mu.Unlock()
 	h.net.mu.Lock()
@@ -181,6 +193,7 @@ func (h *Host) releaseTCP(port uint16) {
 	h.mu.Lock()
 	if h.tcp[port]--; h.tcp[port] <= 0 {
 		delete(h.tcp, port)
+		delete(h.served, port)
 	}
 	h.mu.Unlock()
 }

@@ -35,7 +35,9 @@ type Config struct {
 	// (TCP-faithful). Packet conns always see datagram faults.
 	Mode faultconn.Mode
 	// Window is the most bytes in flight plus unread per direction of a
-	// stream conn; a writer beyond it blocks. Zero means DefaultWindow.
+	// stream conn; a writer beyond it blocks. It also bounds the datagrams
+	// in flight on each packet flow, but never below one datagram of
+	// MaxDatagram (see PacketConn). Zero means DefaultWindow.
 	Window int
 	// Backlog is how many connections a listener queues before Accept takes
 	// them; beyond it, connection attempts go unanswered and the dialer
@@ -44,9 +46,11 @@ type Config struct {
 	// MaxDatagram is the largest datagram a packet conn sends; a larger
 	// one fails with EMSGSIZE. Zero means DefaultMaxDatagram.
 	MaxDatagram int
-	// RecvQueue is the size in bytes of each packet conn's receive queue;
-	// datagrams that arrive when it is full are dropped and counted, as a
-	// real socket buffer drops them. Zero means DefaultRecvQueue.
+	// RecvQueue is the size in bytes of each packet conn's receive queue,
+	// each datagram costing its payload plus 256. As on Linux, a datagram
+	// that arrives while the queue holds more than RecvQueue bytes is
+	// dropped and counted (PacketConn.Stats), and an empty queue takes a
+	// datagram of any size. Zero means DefaultRecvQueue.
 	RecvQueue int
 	// Trace, when not nil, records every segment's fate on every link.
 	Trace *faultconn.Trace
@@ -90,17 +94,18 @@ type Network struct {
 	part   atomic.Pointer[partition] // read by links at every arrival
 	partMu sync.Mutex                // serializes changes of part
 
-	mu      sync.Mutex // guards the fields below
-	closed  bool
-	hosts   map[string]*Host
-	byIP    map[netip.Addr]*Host
-	nextIP  netip.Addr
-	links   map[pair]faultconn.Profile // set by SetLink
-	conns   map[*Conn]struct{}         // open stream conns (both ends)
-	packets map[*PacketConn]struct{}
-	lns     map[*Listener]struct{}
-	dials   map[dialKey]uint64 // per (client host, server address) dial ordinals
-	total   linkTotals         // stats of closed conns
+	mu       sync.Mutex // guards the fields below
+	closed   bool
+	hosts    map[string]*Host
+	byIP     map[netip.Addr]*Host
+	nextIP   netip.Addr
+	links    map[pair]faultconn.Profile // set by SetLink
+	conns    map[*Conn]struct{}         // open stream conns (both ends)
+	packets  map[*PacketConn]struct{}
+	lns      map[*Listener]struct{}
+	dials    map[dialKey]uint64 // per (client host, server address) dial ordinals
+	total    linkTotals         // stats of closed conns and closed packet conns' flows
+	udpTotal PacketStats        // stats of closed packet conns
 }
 
 type pair struct{ from, to string }
