@@ -58,6 +58,20 @@ type Options struct {
 	// MaxSteps is the most nemesis steps per case; zero means 6, and a
 	// negative value turns the nemesis off.
 	MaxSteps int
+	// WindDown is virtual time the system gets, after the property
+	// returns, to finish what it was doing (goroutines that end on their
+	// own timers) before the network closes. Zero closes it at once.
+	// Goroutines still blocked after the network closed fail the case,
+	// listed with their stacks.
+	WindDown time.Duration
+	// Stall is how much real time a case's bubble may go without progress
+	// in virtual time before the test fails with the bubble's goroutines
+	// and which of them are not durably blocked. Zero means
+	// -headwind.stall (HEADWIND_STALL), else DefaultStall; negative turns
+	// the watchdog off.
+	Stall time.Duration
+
+	run *caseRunner // per Check call: the watchdog and how the last case ended
 }
 
 // DefaultFaults bounds the faults Check draws when Options.Faults is zero:
@@ -125,11 +139,13 @@ func CheckWith(t *testing.T, opts Options, body func(t *T)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rapid.Check(t, func(rt *rapid.T) {
-		rapid.SyncTest(rt, func(rt *rapid.T) {
-			runCase(rt, opts, body)
-		})
-	})
+	cr, err := newCaseRunner(t.Name(), opts.Stall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cr.close()
+	opts.run = cr
+	rapid.Check(t, func(rt *rapid.T) { cr.syncTest(rt, opts, body) })
 }
 
 // runCase draws one case and runs body on it. It runs inside the bubble.
@@ -149,12 +165,14 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 	ht.Net, ht.Trace = n, tr
 	rt.Logf("headwind: case faults: %v", ht.Faults)
 	rt.Logf("headwind: case schedule: %v", ht.Schedule)
+	opts.run.enter(ht)
 	go ht.nemesis()
 	defer func() {
 		r := recover()
 		if after != nil {
 			after(ht)
 		}
+		time.Sleep(opts.WindDown)
 		failed := r != nil || rt.Failed()
 		var dump string
 		if failed {
@@ -162,6 +180,11 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 		}
 		n.Close()
 		<-ht.nemDone
+		if left := leftoverGoroutines(); len(left) > 0 {
+			rt.Error(leftoverReport("property", left))
+			opts.run.ended(r, failed, leftoverSummary("property", left))
+		}
+		opts.run.leave()
 		if failed {
 			rt.Log(failureReport(rt.Name(), rt.Name()+"-check", ht.Seed, ht.Faults.String(), n, tr, []string{
 				"replay: rapid's -rapid.seed (or -rapid.failfile) command above replays this case",
