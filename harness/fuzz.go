@@ -68,6 +68,7 @@ func FuzzWith(f *testing.F, opts Options, body func(t *T)) {
 			t.Fatal(err)
 		}
 		defer cr.close()
+		cr.fuzz = true
 		opts := opts
 		opts.run = cr
 		rapid.MakeFuzz(func(rt *rapid.T) { cr.syncTest(rt, opts, body) })(t, data)

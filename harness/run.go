@@ -106,7 +106,7 @@ func RunWith(t *testing.T, opts RunOptions, body func(t *testing.T, n *netsim.Ne
 		t.Fatal(err)
 	}
 	replay := replayCommand(t.Name(), s, spec)
-	t.Logf("headwind: seed %d (replay: %s)", s, replay)
+	t.Logf("headwind: network seed %d (replay: %s)", s, replay)
 	wd := startWatchdog(t.Name(), bound)
 	defer wd.close()
 	var left []goroutine // written in the bubble, read after it ended
@@ -137,7 +137,7 @@ func RunWith(t *testing.T, opts RunOptions, body func(t *testing.T, n *netsim.Ne
 					t.Error(leftoverReport("test body", left))
 				}
 				if t.Failed() {
-					t.Log(failureReport(t.Name(), fmt.Sprintf("%s-seed%d", t.Name(), s), s, spec, n, tr, []string{
+					t.Log(failureReport(fmt.Sprintf("headwind: FAILED with network seed %d", s), fmt.Sprintf("%s-seed%d", t.Name(), s), shownSpec(spec), n, tr, []string{
 						"replay: " + replay,
 						"network when it failed:\n    " + strings.ReplaceAll(dump, "\n", "\n    "),
 					}))
@@ -215,19 +215,16 @@ const (
 )
 
 // failureReport says everything needed to understand and replay a failed
-// run: seed, faults, the replay command, extra lines, the network's state
-// and the tail of the trace per link.
+// run: the headline (which seed failed), faults, the replay command and
+// other extra lines, the network's state and the tail of the trace per
+// link.
 // traceBase names the trace files: Run's are per seed; a Check case's are
 // per test, so that the last failing case (rapid's minimal one, which it
 // runs last) is the one left.
-func failureReport(name, traceBase string, seed uint64, spec string, n *netsim.Network, tr *faultconn.Trace, extra []string) string {
+func failureReport(headline, traceBase string, faults string, n *netsim.Network, tr *faultconn.Trace, extra []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "headwind: FAILED with seed %d\n", seed)
-	shown := spec
-	if shown == "" {
-		shown = "none"
-	}
-	fmt.Fprintf(&b, "  faults: %s\n", shown)
+	fmt.Fprintf(&b, "%s\n", headline)
+	fmt.Fprintf(&b, "  faults: %s\n", faults)
 	for _, l := range extra {
 		fmt.Fprintf(&b, "  %s\n", l)
 	}
@@ -253,6 +250,13 @@ func failureReport(name, traceBase string, seed uint64, spec string, n *netsim.N
 		}
 	}
 	return b.String()
+}
+
+func shownSpec(spec string) string {
+	if spec == "" {
+		return "none"
+	}
+	return spec
 }
 
 // writeTrace writes tr to dir as text and JSON lines, named base.txt and

@@ -79,7 +79,7 @@ func TestStallWatchdog(t *testing.T) {
 			if twin == "stall-run" {
 				require.Regexp(t, `replay: HEADWIND_TWIN=stall-run go test ./harness -run '\^TestTwinStall\$' -headwind.seed=\d+`, r.Output)
 			} else {
-				require.Contains(t, r.Output, "case: seed ")
+				require.Contains(t, r.Output, "case: network seed ")
 			}
 		})
 	}

@@ -157,10 +157,10 @@ func run(w io.Writer, seed uint64, faults string) error {
 	fmt.Fprintf(w, "   found after %s passing cases, and shrunk:\n", v[1])
 	fmt.Fprintf(w, "   %s %s\n\n", strings.TrimSpace(v[2]), strings.TrimSpace(v[3]))
 	fmt.Fprintln(w, "2. The minimal failing case:")
-	fmt.Fprintf(w, "   seed:     %s\n", sm[1])
-	fmt.Fprintf(w, "   faults:   %s\n", last(reFaults))
-	fmt.Fprintf(w, "   schedule: %s\n", last(reSchedule))
-	fmt.Fprintf(w, "   nemesis:  %s\n\n", last(reNemesis))
+	fmt.Fprintf(w, "   rapid seed: %s\n", sm[1])
+	fmt.Fprintf(w, "   faults:     %s\n", last(reFaults))
+	fmt.Fprintf(w, "   schedule:   %s\n", last(reSchedule))
+	fmt.Fprintf(w, "   nemesis:    %s\n\n", last(reNemesis))
 
 	host := ""
 	if m := reKeyHost.FindStringSubmatch(v[3]); m != nil {
@@ -187,7 +187,7 @@ func run(w io.Writer, seed uint64, faults string) error {
 	if failed || !rePass.MatchString(out) {
 		return fmt.Errorf("the correct service failed on seed %s:\n%s", sm[1], out)
 	}
-	fmt.Fprintf(w, "   PASS: 100 cases from seed %s, the failing one first, no payment charged twice.\n\n", sm[1])
+	fmt.Fprintf(w, "   PASS: 100 cases from rapid seed %s, the failing one first, no payment charged twice.\n\n", sm[1])
 	fmt.Fprintf(w, "Done in %v.\n", time.Since(start).Round(100*time.Millisecond))
 	return nil
 }

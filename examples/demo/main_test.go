@@ -29,13 +29,13 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		`found after \d+ passing cases, and shrunk`,
 		`key "pos\d+-\d+" applied 2 times`,
-		`(?m)^   seed: +\d+$`,
+		`(?m)^   rapid seed: +\d+$`,
 		`(?m)^   faults: +\S`,
 		`(?m)^   schedule: +\S`,
 		`What happened to pos\d+'s connections`,
 		`conn \d+ +pos\d+ +──`,
 		`HEADWIND_TWIN=no-dedupe go test ./examples/kv -run '\^TestTwinNoDedupe\$' -rapid.seed=\d+ -rapid.nofailfile`,
-		`PASS: 100 cases from seed \d+`,
+		`PASS: 100 cases from rapid seed \d+`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("the demo's output lacks %s:\n%s", want, out)
