@@ -34,9 +34,61 @@ type T struct {
 
 	opts    Options
 	healed  chan struct{}
-	mu      sync.Mutex // guards log
+	mu      sync.Mutex // guards log and firstErr
 	log     []string   // what the nemesis did
 	nemDone chan struct{}
+	// firstErr is the first message given to Error or Errorf: FailNow
+	// fails with it, so that with testify's require (Errorf, then
+	// FailNow) the violation, not "(*T).FailNow() called", is rapid's
+	// headline.
+	firstErr string
+}
+
+// Errorf logs the message and marks the case failed, like rapid's.
+func (t *T) Errorf(format string, args ...any) {
+	t.T.Helper()
+	t.noteErr(fmt.Sprintf(format, args...))
+	t.T.Errorf(format, args...)
+}
+
+// Error logs the arguments and marks the case failed, like rapid's.
+func (t *T) Error(args ...any) {
+	t.T.Helper()
+	t.noteErr(fmt.Sprint(args...))
+	t.T.Error(args...)
+}
+
+// FailNow stops the case as failed. After Error or Errorf (as testify's
+// require does) the case fails with the first error's message, logged
+// once more.
+func (t *T) FailNow() {
+	t.T.Helper()
+	t.mu.Lock()
+	first := t.firstErr
+	t.mu.Unlock()
+	if first != "" {
+		t.T.Fatal(first)
+	}
+	t.T.FailNow()
+}
+
+// Fail marks the case failed; after Error or Errorf it keeps the first
+// error's message as the failure.
+func (t *T) Fail() {
+	t.mu.Lock()
+	first := t.firstErr
+	t.mu.Unlock()
+	if first == "" {
+		t.T.Fail()
+	}
+}
+
+func (t *T) noteErr(msg string) {
+	t.mu.Lock()
+	if t.firstErr == "" {
+		t.firstErr = msg
+	}
+	t.mu.Unlock()
 }
 
 // Options tunes Check. The zero value means the defaults of every field.
@@ -58,6 +110,20 @@ type Options struct {
 	// MaxSteps is the most nemesis steps per case; zero means 6, and a
 	// negative value turns the nemesis off.
 	MaxSteps int
+	// WindDown is virtual time the system gets, after the property
+	// returns, to finish what it was doing (goroutines that end on their
+	// own timers) before the network closes. Zero closes it at once.
+	// Goroutines still blocked after the network closed fail the case,
+	// listed with their stacks.
+	WindDown time.Duration
+	// Stall is how much real time a case's bubble may go without progress
+	// in virtual time before the test fails with the bubble's goroutines
+	// and which of them are not durably blocked. Zero means
+	// -headwind.stall (HEADWIND_STALL), else DefaultStall; negative turns
+	// the watchdog off.
+	Stall time.Duration
+
+	run *caseRunner // per Check call: the watchdog and how the last case ended
 }
 
 // DefaultFaults bounds the faults Check draws when Options.Faults is zero:
@@ -139,11 +205,13 @@ func CheckWith(t *testing.T, opts Options, body func(t *T)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rapid.Check(t, func(rt *rapid.T) {
-		rapid.SyncTest(rt, func(rt *rapid.T) {
-			runCase(rt, opts, body)
-		})
-	})
+	cr, err := newCaseRunner(t.Name(), opts.Stall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cr.close()
+	opts.run = cr
+	rapid.Check(t, func(rt *rapid.T) { cr.syncTest(rt, opts, body) })
 }
 
 // runCase draws one case and runs body on it. It runs inside the bubble.
@@ -161,14 +229,14 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 		rt.Fatalf("harness: %v", err)
 	}
 	ht.Net, ht.Trace = n, tr
-	rt.Logf("headwind: case faults: %v", ht.Faults)
-	rt.Logf("headwind: case schedule: %v", ht.Schedule)
+	opts.run.enter(ht)
 	go ht.nemesis()
 	defer func() {
 		r := recover()
 		if after != nil {
 			after(ht)
 		}
+		time.Sleep(opts.WindDown)
 		failed := r != nil || rt.Failed()
 		var dump string
 		if failed {
@@ -176,13 +244,26 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 		}
 		n.Close()
 		<-ht.nemDone
+		// Logged at the end, when the body has made the hosts the
+		// schedule's indices resolve to; rapid shows them for the
+		// failing case only.
+		rt.Logf("headwind: case faults: %s", humanProfile(ht.Faults, true))
+		rt.Logf("headwind: case schedule: %s", ht.Schedule.describe(n.Hosts()))
+		rt.Logf("headwind: case exact: %s", caseJSON(ht))
+		if left := leftoverGoroutines(); len(left) > 0 {
+			rt.Error(leftoverReport("property", left))
+			opts.run.ended(r, failed, leftoverSummary("property", left))
+		}
+		opts.run.leave()
 		if failed {
-			rt.Log(failureReport(rt.Name(), rt.Name()+"-check", ht.Seed, ht.Faults.String(), n, tr, []string{
-				"replay: rapid's -rapid.seed (or -rapid.failfile) command above replays this case",
-				"schedule: " + ht.Schedule.String(),
-				"nemesis did: " + ht.nemesisLog(),
-				"network when it failed:\n    " + strings.ReplaceAll(dump, "\n", "\n    "),
-			}))
+			rt.Log(failureReport(
+				fmt.Sprintf("headwind: FAILED case (network seed %d, one of the case's draws: replay the case, not the seed)", ht.Seed),
+				rt.Name()+"-check", humanProfile(ht.Faults, true), n, tr, []string{
+					"replay: " + opts.run.replay(rt.Name()),
+					"schedule: " + ht.Schedule.describe(n.Hosts()),
+					"nemesis did: " + ht.nemesisLog(),
+					"network when it failed:\n    " + strings.ReplaceAll(dump, "\n", "\n    "),
+				}))
 		}
 		if r != nil {
 			panic(r)
@@ -322,7 +403,8 @@ type Schedule struct {
 }
 
 // String describes the schedule in the order its steps run, with host
-// indices (they are resolved against the hosts when the steps run).
+// indices (they are resolved against the hosts when the steps run) and
+// exact instants; failure reports show it with host names and rounded.
 func (s Schedule) String() string {
 	if len(s.Steps) == 0 {
 		return "no nemesis"
@@ -406,14 +488,14 @@ func (t *T) nemesis() {
 		return
 	}
 	t.Net.Heal()
-	t.logf("at %v heal all", t.Schedule.End)
+	t.logf("at %v heal all", at(t.Schedule.End))
 	close(t.healed)
 }
 
 func (t *T) apply(st Step) {
 	hosts := t.Net.Hosts()
 	if len(hosts) < 2 {
-		t.logf("at %v %v: skipped (fewer than 2 hosts)", st.At, st.Kind)
+		t.logf("at %v %v: skipped (fewer than 2 hosts)", at(st.At), st.Kind)
 		return
 	}
 	a, b := hosts[st.A%len(hosts)], hosts[st.B%len(hosts)]
@@ -428,22 +510,22 @@ func (t *T) apply(st Step) {
 			}
 		}
 		t.Net.Partition(g1, g2)
-		t.logf("at %v partition %v | %v", st.At, g1, g2)
+		t.logf("at %v partition %v | %v", at(st.At), g1, g2)
 	case StepIsolate:
 		t.Net.Isolate(a)
-		t.logf("at %v isolate %s", st.At, a)
+		t.logf("at %v isolate %s", at(st.At), a)
 	case StepDegrade:
 		if a == b {
 			b = hosts[(st.B+1)%len(hosts)]
 		}
 		t.Net.SetLink(a, b, st.Profile)
-		t.logf("at %v degrade %s->%s to %v", st.At, a, b, st.Profile)
+		t.logf("at %v degrade %s->%s to %s", at(st.At), a, b, humanProfile(st.Profile, true))
 	case StepReset:
 		k := t.Net.ResetConns(a, b)
-		t.logf("at %v reset %d conns between %s and %s", st.At, k, a, b)
+		t.logf("at %v reset %d conns between %s and %s", at(st.At), k, a, b)
 	case StepHeal:
 		t.Net.Heal()
-		t.logf("at %v heal", st.At)
+		t.logf("at %v heal", at(st.At))
 	}
 }
 

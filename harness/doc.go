@@ -45,9 +45,11 @@
 // Replay it. rapid's line "To reproduce, specify -run=… -rapid.seed=…"
 // (or -rapid.failfile=…) runs the same case again, bit for bit: the same
 // faults, the same schedule, the same fates of every segment. Tests written
-// with Run print their network seed first, and replay with
-// -headwind.seed=N; -headwind.faults='latency=50ms loss=1%' puts an
-// existing suite under faults without changing a line.
+// with Run (or RunWith) print their network seed first with the command
+// that replays them, package path included, to run from the module root;
+// HEADWIND_FAULTS='latency=50ms loss=1%' go test ./... puts an existing
+// suite under faults without changing a line (the environment, because
+// the flags exist only in packages that import harness).
 //
 // # Flags
 //
@@ -55,7 +57,36 @@
 // -headwind.faults (HEADWIND_FAULTS), a faultconn.ParseProfile spec, is
 // the default profile of Run's network; -headwind.trace=DIR
 // (HEADWIND_TRACE) writes the full trace of a failing Run or Check case
-// there, as text and JSON lines.
+// there, as text and JSON lines; -headwind.stall (HEADWIND_STALL) is the
+// stall watchdog's bound (default DefaultStall, 0 turns it off).
+//
+// # Hangs
+//
+// Inside a bubble the virtual clock only advances when every goroutine
+// in it is durably blocked. A goroutine waiting on a sync.Mutex (held, say,
+// by one that dials under the lock), in a system call, on a real socket or
+// on a channel made outside the bubble is not, and stops the clock: the
+// test would hang silently until go test's timeout. Run, Check and Fuzz
+// run a stall watchdog instead. It cannot read the virtual clock from
+// outside the bubble (time.Now there is real time), and a goroutine that
+// woke up inside to report it would keep virtual time moving forever, so
+// it samples the bubble's goroutines as runtime.Stack shows them (the
+// header of each names its synctest bubble and marks durable waits): when
+// some goroutine is not durably blocked and none has changed state or
+// stack for the bound (RunOptions.Stall, Options.Stall, -headwind.stall),
+// the test fails with every goroutine of the bubble, its stack and wait
+// reason, the ones not durably blocked first and flagged. A bubble cannot
+// be ended from outside (waking its goroutines from outside is a fatal
+// error), so the watchdog panics with the diagnosis, as go test -timeout
+// does, and the test binary exits.
+//
+// Goroutines still blocked when the body returns (after the network is
+// closed, which wakes everything that waits on it) would make synctest
+// panic with "main bubble goroutine has exited but blocked goroutines
+// remain" and hide the test's own failure; the harness lists them with
+// their stacks instead and keeps the test's failure as the headline.
+// Options.WindDown and RunOptions.WindDown give the system virtual time to
+// wind down before the network closes.
 //
 // # Time
 //
@@ -98,5 +129,6 @@
 // (Run, Check, CheckBounded). Invalid flags fail the test with an error
 // naming the flag and the value. Options, Bound fields and Ledger.Limit
 // out of their ranges are errors naming the field, the value and the
-// range, from the function that takes them.
+// range, from the function that takes them. A stalled bubble panics with
+// its diagnosis (see Hangs).
 package harness

@@ -63,9 +63,15 @@ func FuzzWith(f *testing.F, opts Options, body func(t *T)) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rapid.MakeFuzz(func(rt *rapid.T) {
-			rapid.SyncTest(rt, func(rt *rapid.T) { runCase(rt, opts, body) })
-		})(t, data)
+		cr, err := newCaseRunner(t.Name(), opts.Stall)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cr.close()
+		cr.fuzz = true
+		opts := opts
+		opts.run = cr
+		rapid.MakeFuzz(func(rt *rapid.T) { cr.syncTest(rt, opts, body) })(t, data)
 	})
 }
 

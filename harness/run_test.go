@@ -87,10 +87,10 @@ func TestRunFailureReport(t *testing.T) {
 	dir := t.TempDir()
 	out, failed := runTwin(t, "run-fails", "TestTwinRunTraffic", "-headwind.seed=77", "-headwind.faults=latency=10ms loss=5%", "-headwind.trace="+dir)
 	require.True(t, failed, out)
-	require.Contains(t, out, "headwind: seed 77 (replay with -headwind.seed=77)")
-	require.Contains(t, out, "headwind: FAILED with seed 77")
+	require.Contains(t, out, "headwind: network seed 77 (replay: HEADWIND_TWIN=run-fails go test ./harness -run '^TestTwinRunTraffic$' -headwind.seed=77 -headwind.faults='latency=10ms loss=5%')")
+	require.Contains(t, out, "headwind: FAILED with network seed 77")
 	require.Contains(t, out, "faults: latency=10ms loss=5%")
-	require.Contains(t, out, "replay: go test -run '^TestTwinRunTraffic$' -headwind.seed=77 -headwind.faults='latency=10ms loss=5%'")
+	require.Contains(t, out, "replay: HEADWIND_TWIN=run-fails go test ./harness -run '^TestTwinRunTraffic$' -headwind.seed=77 -headwind.faults='latency=10ms loss=5%'")
 	require.Regexp(t, `last events of client:49152->server:7#1:\n\s+[\d.]+s client:49152->server:7#1`, out)
 	for _, ext := range []string{".txt", ".jsonl"} {
 		f := filepath.Join(dir, "TestTwinRunTraffic-seed77"+ext)
@@ -122,7 +122,7 @@ func TestRunSeedAndFaultsFlags(t *testing.T) {
 
 	out, failed := runTwin(t, "run-traffic", "TestTwinRunTraffic", "-test.v", "-headwind.seed=5")
 	require.False(t, failed, out)
-	require.Contains(t, out, "headwind: seed 5 (replay with -headwind.seed=5)")
+	require.Contains(t, out, "headwind: network seed 5 (replay: HEADWIND_TWIN=run-traffic go test ./harness -run '^TestTwinRunTraffic$' -headwind.seed=5)")
 
 	out, failed = runTwin(t, "run-traffic", "TestTwinRunTraffic", "-headwind.faults=loss=150%")
 	require.True(t, failed, "an invalid -headwind.faults was accepted")

@@ -35,6 +35,10 @@ import (
 // twin it runs as.
 const TwinEnv = "HEADWIND_TWIN"
 
+// packageEnv tells a twin's process the package directory relative to the
+// module root (it runs elsewhere), for the replay commands it prints.
+const packageEnv = "HEADWIND_TWIN_PACKAGE"
+
 // Twin returns the name of the twin this test process runs as, or "" in
 // an ordinary run.
 func Twin() string { return os.Getenv(TwinEnv) }
@@ -70,7 +74,7 @@ func (r TwinResult) RapidSeed() string {
 func RunTwin(t testing.TB, test, twin string, args ...string) TwinResult {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^" + regexp.QuoteMeta(test) + "$", "-test.count=1", "-rapid.nofailfile"}, args...)...)
-	cmd.Env = append(os.Environ(), TwinEnv+"="+twin)
+	cmd.Env = append(os.Environ(), TwinEnv+"="+twin, packageEnv+"="+packageDir())
 	dir, err := twinDir(t)
 	if err != nil {
 		t.Fatalf("harness: running %s as twin %q: %v", test, twin, err)

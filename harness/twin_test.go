@@ -39,7 +39,7 @@ func TestCheckCatchesDoubleApply(t *testing.T) {
 	require.True(t, failed, "the double-applying twin passed Check:\n%s", out)
 	require.Regexp(t, `key "p\d+" applied 2 times`, out)
 	require.Regexp(t, `failed after \d+ tests`, out)
-	require.Contains(t, out, "headwind: FAILED with seed")
+	require.Contains(t, out, "headwind: FAILED case (network seed")
 	require.Contains(t, out, "headwind: case schedule:")
 	require.Contains(t, out, "nemesis did:")
 	seed := harness.TwinResult{Output: out}.RapidSeed()

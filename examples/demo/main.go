@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,30 +45,72 @@ func main() {
 	}
 }
 
-// goTest runs go test on the kv example with extra arguments and the twin
-// given (or none), and returns the output and whether it failed.
-func goTest(twin string, args ...string) (string, bool, error) {
-	cmd := exec.Command("go", append([]string{"test", "-count=1", kvPkg}, args...)...)
+// kvTests is the kv example's test binary, run outside the package's
+// directory: rapid replays every failfile it finds under
+// testdata/rapid/<test>/ before searching, even with -rapid.nofailfile
+// (which only stops it writing them), so a failfile left there by a
+// manual replay would replace the demo's search with that old case.
+type kvTests struct {
+	bin string // the compiled test binary
+	dir string // its working directory: the package's testdata without testdata/rapid
+}
+
+// buildKV compiles the kv example's tests into tmp and prepares the
+// directory they run in.
+func buildKV(tmp string) (*kvTests, error) {
+	k := &kvTests{bin: filepath.Join(tmp, "kv.test"), dir: filepath.Join(tmp, "run")}
+	if out, err := exec.Command("go", "test", "-c", "-o", k.bin, kvPkg).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go test -c %s: %v\n%s", kvPkg, err, out)
+	}
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}}", kvPkg).Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list %s: %w", kvPkg, err)
+	}
+	if err := os.MkdirAll(filepath.Join(k.dir, "testdata"), 0o755); err != nil {
+		return nil, err
+	}
+	testdata := filepath.Join(strings.TrimSpace(string(out)), "testdata")
+	entries, err := os.ReadDir(testdata)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range entries {
+		if e.Name() == "rapid" {
+			continue
+		}
+		if err := os.Symlink(filepath.Join(testdata, e.Name()), filepath.Join(k.dir, "testdata", e.Name())); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// run runs the kv tests with the test binary's flags given (-test.run=…)
+// and the twin given (or none), and returns the output and whether it
+// failed.
+func (k *kvTests) run(twin string, args ...string) (string, bool, error) {
+	cmd := exec.Command(k.bin, append([]string{"-test.count=1"}, args...)...)
+	cmd.Dir = k.dir
 	cmd.Env = append(os.Environ(), "HEADWIND_TWIN="+twin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
-		return "", false, fmt.Errorf("go test: %w", err)
+		return "", false, fmt.Errorf("%s: %w", k.bin, err)
 	}
 	return out.String(), err != nil, nil
 }
 
 var (
-	reVerdict   = regexp.MustCompile(`\[rapid\] failed after (\d+) tests: (.*)\n\s*(.*)`)
-	reSeed      = regexp.MustCompile(`-rapid\.seed=(\d+)`)
-	reFaults    = regexp.MustCompile(`headwind: case faults: (.*)`)
-	reSchedule  = regexp.MustCompile(`headwind: case schedule: (.*)`)
-	reNemesis   = regexp.MustCompile(`nemesis did: (.*)`)
-	reLinkName  = regexp.MustCompile(`^([a-z0-9-]+):(\d+)->([a-z0-9-]+):(\d+)#(\d+)$`)
-	reTwinRunOK = regexp.MustCompile(`(?m)^ok\s`)
-	reKeyHost   = regexp.MustCompile(`key "([a-z0-9]+)-\d+" applied`)
+	reVerdict  = regexp.MustCompile(`\[rapid\] failed after (\d+) tests: (.*)\n\s*(.*)`)
+	reSeed     = regexp.MustCompile(`-rapid\.seed=(\d+)`)
+	reFaults   = regexp.MustCompile(`headwind: case faults: (.*)`)
+	reSchedule = regexp.MustCompile(`headwind: case schedule: (.*)`)
+	reNemesis  = regexp.MustCompile(`nemesis did: (.*)`)
+	reLinkName = regexp.MustCompile(`^([a-z0-9-]+):(\d+)->([a-z0-9-]+):(\d+)#(\d+)$`)
+	rePass     = regexp.MustCompile(`(?m)^PASS$`)
+	reKeyHost  = regexp.MustCompile(`key "([a-z0-9]+)-\d+" applied`)
 )
 
 func run(w io.Writer, seed uint64, faults string) error {
@@ -83,12 +126,16 @@ func run(w io.Writer, seed uint64, faults string) error {
 	fmt.Fprintln(w, "whatever the network does.")
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "1. Searching fault schedules for a double charge in the buggy twin (rapid seed %d) ...\n", seed)
-	args := []string{"-run", "^TestTwinNoDedupe$", "-v", "-rapid.nofailfile", "-rapid.shrinktime=5s",
+	kv, err := buildKV(tmp)
+	if err != nil {
+		return err
+	}
+	args := []string{"-test.run=^TestTwinNoDedupe$", "-test.v", "-rapid.nofailfile", "-rapid.shrinktime=5s",
 		fmt.Sprintf("-rapid.seed=%d", seed), "-rapid.checks=1000", "-headwind.trace=" + tmp}
 	if faults != "" {
 		args = append(args, "-headwind.faults="+faults)
 	}
-	out, failed, err := goTest("no-dedupe", args...)
+	out, failed, err := kv.run("no-dedupe", args...)
 	if err != nil {
 		return err
 	}
@@ -110,10 +157,10 @@ func run(w io.Writer, seed uint64, faults string) error {
 	fmt.Fprintf(w, "   found after %s passing cases, and shrunk:\n", v[1])
 	fmt.Fprintf(w, "   %s %s\n\n", strings.TrimSpace(v[2]), strings.TrimSpace(v[3]))
 	fmt.Fprintln(w, "2. The minimal failing case:")
-	fmt.Fprintf(w, "   seed:     %s\n", sm[1])
-	fmt.Fprintf(w, "   faults:   %s\n", last(reFaults))
-	fmt.Fprintf(w, "   schedule: %s\n", last(reSchedule))
-	fmt.Fprintf(w, "   nemesis:  %s\n\n", last(reNemesis))
+	fmt.Fprintf(w, "   rapid seed: %s\n", sm[1])
+	fmt.Fprintf(w, "   faults:     %s\n", last(reFaults))
+	fmt.Fprintf(w, "   schedule:   %s\n", last(reSchedule))
+	fmt.Fprintf(w, "   nemesis:    %s\n\n", last(reNemesis))
 
 	host := ""
 	if m := reKeyHost.FindStringSubmatch(v[3]); m != nil {
@@ -126,21 +173,21 @@ func run(w io.Writer, seed uint64, faults string) error {
 	fmt.Fprintln(w)
 
 	fmt.Fprintln(w, "4. Replay it, bit for bit:")
-	fmt.Fprintf(w, "   HEADWIND_TWIN=no-dedupe go test ./examples/kv -run '^TestTwinNoDedupe$' -rapid.seed=%s\n\n", sm[1])
+	fmt.Fprintf(w, "   HEADWIND_TWIN=no-dedupe go test ./examples/kv -run '^TestTwinNoDedupe$' -rapid.seed=%s -rapid.nofailfile\n\n", sm[1])
 
 	fmt.Fprintf(w, "5. The correct service on the same seed ...\n")
-	args = []string{"-run", "^TestExactlyOnce$", "-rapid.nofailfile", "-rapid.seed=" + sm[1]}
+	args = []string{"-test.run=^TestExactlyOnce$", "-rapid.nofailfile", "-rapid.seed=" + sm[1]}
 	if faults != "" {
 		args = append(args, "-headwind.faults="+faults)
 	}
-	out, failed, err = goTest("", args...)
+	out, failed, err = kv.run("", args...)
 	if err != nil {
 		return err
 	}
-	if failed || !reTwinRunOK.MatchString(out) {
+	if failed || !rePass.MatchString(out) {
 		return fmt.Errorf("the correct service failed on seed %s:\n%s", sm[1], out)
 	}
-	fmt.Fprintf(w, "   PASS: 100 cases from seed %s, the failing one first, no payment charged twice.\n\n", sm[1])
+	fmt.Fprintf(w, "   PASS: 100 cases from rapid seed %s, the failing one first, no payment charged twice.\n\n", sm[1])
 	fmt.Fprintf(w, "Done in %v.\n", time.Since(start).Round(100*time.Millisecond))
 	return nil
 }

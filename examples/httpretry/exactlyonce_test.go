@@ -148,7 +148,7 @@ func TestCheckCatchesMissingIdempotencyKey(t *testing.T) {
 	res := harness.RunTwin(t, "TestTwinNoIdempotencyKey", "no-idempotency-key", "-rapid.checks=300", "-rapid.shrinktime=0")
 	require.True(t, res.Failed, "the twin passed:\n%s", res.Output)
 	require.Regexp(t, doubleCharge, res.Output)
-	require.Contains(t, res.Output, "headwind: FAILED with seed")
+	require.Contains(t, res.Output, "headwind: FAILED case (network seed")
 	seed := res.RapidSeed()
 	require.NotEmpty(t, seed, "no -rapid.seed in the output:\n%s", res.Output)
 	t.Logf("caught in %v (wall, with the subprocess's start): %s", time.Since(start), doubleCharge.FindString(res.Output))

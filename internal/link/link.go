@@ -258,3 +258,16 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// LastArrival returns the latest instant at which a queued segment is due
+// to arrive (or be retransmitted), or the zero time when nothing is in
+// flight.
+func (l *Link) LastArrival() time.Time {
+	l.acquire()
+	defer l.release()
+	var last time.Time
+	for _, s := range l.pend {
+		last = maxTime(last, s.at)
+	}
+	return last
+}

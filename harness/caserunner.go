@@ -1,0 +1,162 @@
+package harness
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"pgregory.net/rapid"
+)
+
+// A caseRunner runs the cases of one Check (or one Fuzz input), each in its
+// own bubble, under one stall watchdog, and keeps what the property's own
+// failure was when goroutines were left blocked: synctest then panics with
+// "main bubble goroutine has exited but blocked goroutines remain", and
+// rapid would report that panic instead of the property's failure.
+// Cases run one at a time; a nil caseRunner does nothing.
+type caseRunner struct {
+	wd   *watchdog
+	fuzz bool // the cases are fuzz inputs
+	// Set in the bubble by ended, read outside after the bubble ended
+	// (synctest.Test's return orders the two).
+	left       string // one-line account of the goroutines left blocked; "" if none
+	propFailed bool   // the property failed
+	propPanic  any    // what it panicked with (rapid's failure), if it did
+}
+
+func newCaseRunner(name string, stall time.Duration) (*caseRunner, error) {
+	bound, err := stallBound(stall)
+	if err != nil {
+		return nil, err
+	}
+	return &caseRunner{wd: startWatchdog(name, bound)}, nil
+}
+
+func (cr *caseRunner) close() {
+	if cr != nil {
+		cr.wd.close()
+	}
+}
+
+// syncTest runs one case in a bubble. If goroutines were left blocked, it
+// re-panics with the property's own failure if there was one, else with a
+// one-line account of the goroutines (their stacks are in the case's log).
+func (cr *caseRunner) syncTest(rt *rapid.T, opts Options, body func(*T)) {
+	cr.left, cr.propFailed, cr.propPanic = "", false, nil
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if cr.left != "" && isLeftoverDeadlock(r) {
+			switch {
+			case cr.propPanic != nil:
+				panic(cr.propPanic)
+			case cr.propFailed:
+				panic(fmt.Sprintf("the property failed (its messages are in the output below), and %s", cr.left))
+			}
+			panic(cr.left)
+		}
+		panic(r)
+	}()
+	rapid.SyncTest(rt, func(rt *rapid.T) { runCase(rt, opts, body) })
+}
+
+// enter starts watching the case's bubble; call it in the bubble.
+func (cr *caseRunner) enter(ht *T) {
+	if cr == nil {
+		return
+	}
+	cr.wd.enter(func() []string {
+		return []string{
+			fmt.Sprintf("case: network seed %d, faults %s", ht.Seed, humanProfile(ht.Faults, true)),
+			"schedule: " + ht.Schedule.describe(ht.Net.Hosts()),
+			"nemesis did: " + ht.nemesisLog(),
+			"exact: " + caseJSON(ht),
+			"replay: rapid prints a case's seed only for failures it sees end; " +
+				"go test -v -rapid.v logs each case's seed as it starts, the last one before this report is this case's",
+		}
+	})
+}
+
+// leave stops watching the case's bubble.
+func (cr *caseRunner) leave() {
+	if cr != nil {
+		cr.wd.leave()
+	}
+}
+
+// ended records, in the bubble, that the case left goroutines blocked
+// (left says which), whether the property failed and how it panicked.
+func (cr *caseRunner) ended(propPanic any, propFailed bool, left string) {
+	if cr == nil {
+		return
+	}
+	cr.left, cr.propFailed, cr.propPanic = left, propFailed, propPanic
+}
+
+// replay is the command that replays the failing case of test name, run
+// from the module's root, as best the harness can know it: rapid does not
+// tell its seed to the property, but it writes its failfile before it
+// runs the failing case the last time (the run whose report this is), and
+// a fuzz input that fails is a file of the corpus named by the subtest.
+func (cr *caseRunner) replay(name string) string {
+	pkg := packageDir()
+	if cr != nil && cr.fuzz {
+		target, input, ok := strings.Cut(name, "/")
+		if ok && fuzzInputRE.MatchString(input) {
+			return fmt.Sprintf("%sgo test %s -run '%s' (the input is %s)", twinPrefix(), pkg, runPattern(name),
+				filepath.ToSlash(filepath.Join(strings.TrimPrefix(pkg, "./"), "testdata", "fuzz", target, input)))
+		}
+		return fmt.Sprintf("go test saves this input under %s and prints how to re-run it",
+			filepath.ToSlash(filepath.Join(strings.TrimPrefix(pkg, "./"), "testdata", "fuzz", target)))
+	}
+	if f := rapidFailfile(name); f != "" {
+		return fmt.Sprintf("%sgo test %s -run '%s' -rapid.failfile=%s", twinPrefix(), pkg, runPattern(name), f)
+	}
+	return fmt.Sprintf("%sgo test %s -run '%s' -rapid.seed=N, N the seed on rapid's \"To reproduce\" line of this failure",
+		twinPrefix(), pkg, runPattern(name))
+}
+
+// fuzzInputRE matches the name go test gives a corpus file.
+var fuzzInputRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// rapidFailfile is the failfile rapid wrote (or replays) for test name,
+// relative to the package directory (where go test runs the test binary),
+// or "" if there is none: -rapid.failfile if given, else the newest of
+// this process's failfiles in testdata/rapid, unless -rapid.nofailfile.
+func rapidFailfile(name string) string {
+	if f := flag.Lookup("rapid.failfile"); f != nil && f.Value.String() != "" {
+		return f.Value.String()
+	}
+	if f := flag.Lookup("rapid.nofailfile"); f != nil && f.Value.String() == "true" {
+		return ""
+	}
+	safe := safeFileName(name)
+	files, _ := filepath.Glob(filepath.Join("testdata", "rapid", safe, fmt.Sprintf("%s-*-%d.fail", safe, os.Getpid())))
+	if len(files) == 0 {
+		return ""
+	}
+	slices.Sort(files) // the timestamp is in the name
+	return filepath.ToSlash(files[len(files)-1])
+}
+
+// safeFileName is how rapid names a test's failfiles: letters, digits,
+// '-' and '_' kept, anything else '_'.
+func safeFileName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,90 @@
+package harness_test
+
+import (
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/headwind-go/headwind/harness"
+	"github.com/headwind-go/headwind/netsim"
+)
+
+// reconnectUnderLock is the nats.go reconnect pattern: a connection
+// mutex held across a Dial. The server is isolated, so the Dial waits on
+// virtual time (SYN retransmissions); publish then waits on the mutex,
+// which is not a durable wait, so the virtual clock stops and the Dial
+// never ends: a stall.
+func reconnectUnderLock(n *netsim.Network) {
+	if _, err := n.Host("server").Listen("tcp", ":4222"); err != nil {
+		panic(err)
+	}
+	n.Host("client")
+	n.Isolate("server")
+	time.Sleep(time.Millisecond) // a partition applies after its instant
+	var mu sync.Mutex
+	go func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if c, err := n.Host("client").Dial("tcp", "server:4222"); err == nil {
+			c.Close()
+		}
+	}()
+	time.Sleep(time.Millisecond) // the reconnect takes the lock first
+	publish(&mu)
+}
+
+func publish(mu *sync.Mutex) {
+	mu.Lock()
+	mu.Unlock()
+}
+
+// TestTwinStall runs reconnectUnderLock under Run (HEADWIND_TWIN=stall-run)
+// or Check (stall-check). It hangs without the watchdog; it runs only as a
+// subprocess of TestStallWatchdog.
+func TestTwinStall(t *testing.T) {
+	switch harness.Twin() {
+	case "stall-run":
+		harness.Run(t, func(t *testing.T, n *netsim.Network) { reconnectUnderLock(n) })
+	case "stall-check":
+		harness.CheckWith(t, harness.Options{MaxSteps: -1}, func(t *harness.T) { reconnectUnderLock(t.Net) })
+	default:
+		t.Skip("stalls on purpose; runs only as a subprocess of TestStallWatchdog")
+	}
+}
+
+// TestStallWatchdog: a bubble stalled on a mutex held across a blocking
+// Dial fails the test with a diagnosis naming the mutex wait and the
+// goroutine, instead of hanging until go test's timeout. The bound is
+// short (1s); the assertions are on the output, not on timing.
+func TestStallWatchdog(t *testing.T) {
+	for _, twin := range []string{"stall-run", "stall-check"} {
+		t.Run(twin, func(t *testing.T) {
+			r := harness.RunTwin(t, "TestTwinStall", twin, "-headwind.stall=1s")
+			require.True(t, r.Failed, r.Output)
+			for _, want := range []string{
+				`headwind: TestTwinStall STALLED: no progress in virtual time for [\d.]+m?s of real time \(-headwind.stall=1s\)`,
+				regexp.QuoteMeta("the virtual clock only advances when every goroutine in the bubble is durably blocked"),
+				// The mutex wait, flagged first, naming the goroutine and where it waits.
+				`goroutines of the bubble \(synctest bubble \d+\), those not durably blocked first:\n\s*NOT DURABLE: goroutine \d+ \[sync\.Mutex\.Lock\] waits on a sync\.Mutex`,
+				`harness_test\.publish\(`,
+				// The dialer, durably blocked in the Dial, listed after it.
+				`goroutine \d+ \[[^\]]*\(durable\)\]:\n(\s+.*\n)*?\s+.*netsim\.\(\*Host\)\.Dial\(`,
+				`harness_test\.reconnectUnderLock\.func1\(`,
+			} {
+				require.Regexp(t, want, r.Output)
+			}
+			if twin == "stall-run" {
+				require.Regexp(t, `replay: HEADWIND_TWIN=stall-run go test ./harness -run '\^TestTwinStall\$' -headwind.seed=\d+`, r.Output)
+			} else {
+				require.Contains(t, r.Output, "case: network seed ")
+			}
+		})
+	}
+	// -headwind.stall is validated.
+	r := harness.RunTwin(t, "TestTwinStall", "stall-run", "-headwind.stall=-1s")
+	require.True(t, r.Failed, r.Output)
+	require.Contains(t, r.Output, `harness: -headwind.stall "-1s": not a duration in [0,∞)`)
+}
