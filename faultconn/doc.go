@@ -54,7 +54,10 @@
 // into reads, which real sockets do not make deterministic; for
 // reproducible faults in both directions wrap both ends and fault their
 // Out directions. Conns from WrapListener and Dialer are named Name#1,
-// Name#2, … in accept or dial order.
+// Name#2, … in accept or dial order. Each fault family draws from its own
+// sub-stream, so adding a fault kind leaves existing seeds' fates alone; a
+// Stream retransmission draws its fate when it is sent, from its segment
+// and transmission number, under the profile then in force.
 //
 // # Limits
 //
@@ -66,8 +69,13 @@
 // in a canonical order within each instant, so that runs with the same
 // fates print the same trace. A faulted
 // direction of a Conn runs one pump goroutine; a direction with no faults
-// runs none and adds no copy and no allocation. Close waits for what was
-// in flight, at most Linger after it was due. Latency and Jitter are at
+// runs none and adds no copy and no allocation. Close is close(2): it
+// returns at once, and the pumps deliver what Write accepted in the
+// background, giving up (and resetting the wrapped conn) only after
+// Config.Linger (default DefaultLinger, 2m) in which the wrapped conn took
+// nothing; Done is closed when they are finished. Inside a synctest
+// bubble, wait for Done before the test returns, since the clock stops
+// with the bubble's root goroutine. Latency and Jitter are at
 // most a day, Bandwidth at most MaxBandwidth and Window at most MaxWindow,
 // so that no sum of delays the engine forms can overflow.
 //
@@ -76,7 +84,9 @@
 // Errors are what a Linux socket gives: a *net.OpError wrapping
 // os.ErrDeadlineExceeded (Timeout() true) at a deadline, net.ErrClosed after
 // Close, syscall.ECONNRESET after a reset, syscall.ETIMEDOUT when
-// retransmissions gave up, syscall.EPIPE on a write after CloseWrite, and
+// retransmissions gave up (a reset or a timeout is reported once, to the
+// first Read or Write that meets it; later reads give io.EOF and writes
+// EPIPE, as on Linux), syscall.EPIPE on a write after CloseWrite, and
 // a bare io.EOF at the end of the stream. Errors caused by injected faults
 // also match ErrInjected. An injected reset on a *net.TCPConn closes it
 // with linger 0, so that the real peer sees ECONNRESET too; other wrapped

@@ -23,6 +23,7 @@ func racingScenario(t *testing.T, limit int) (text []byte, overflow uint64) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := faultconn.NewTrace(limit)
 		var wg sync.WaitGroup
+		var conns []*faultconn.Conn
 		for c := range 4 {
 			p1, p2 := net.Pipe()
 			cfg := faultconn.Config{Seed: 7, Mode: faultconn.Segments, Trace: tr, Name: fmt.Sprint("c", c),
@@ -32,6 +33,7 @@ func racingScenario(t *testing.T, limit int) (text []byte, overflow uint64) {
 			cfg.Name += "-back"
 			b, err := faultconn.Wrap(p2, cfg)
 			require.NoError(t, err)
+			conns = append(conns, a, b)
 			wg.Go(func() {
 				defer a.Close()
 				for i := range 6 {
@@ -46,6 +48,9 @@ func racingScenario(t *testing.T, limit int) (text []byte, overflow uint64) {
 			})
 		}
 		wg.Wait()
+		for _, c := range conns {
+			<-c.Done() // Close is close(2): deliveries end after it
+		}
 		var buf bytes.Buffer
 		require.NoError(t, tr.WriteText(&buf))
 		text, overflow = buf.Bytes(), tr.Overflow()
