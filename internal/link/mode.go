@@ -1,6 +1,9 @@
 package link
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // mode is what loss, duplication, reordering and corruption mean on a
 // link: the Stream and Segments rules, chosen once in New. Every method
@@ -47,6 +50,12 @@ func (streamMode) queue(l *Link, s *segment, f *fate) {
 	}
 	l.used += s.reserve
 	l.fifo = append(l.fifo, s)
+	if !s.lost && !s.bad && !s.at.After(time.Now()) && len(l.fifo) == 1 && l.rclosed == nil && !l.blocked(s.at) {
+		// Due now with nothing ahead of it: deliver without the timer.
+		s.arrived = true
+		streamMode{}.settle(l)
+		return
+	}
 	l.push(s)
 	l.arm()
 }
