@@ -501,14 +501,7 @@ func (t *T) apply(st Step) {
 	a, b := hosts[st.A%len(hosts)], hosts[st.B%len(hosts)]
 	switch st.Kind {
 	case StepPartition:
-		var g1, g2 []string
-		for i, h := range hosts {
-			if st.Mask&(1<<(i%64)) != 0 {
-				g1 = append(g1, h)
-			} else {
-				g2 = append(g2, h)
-			}
-		}
+		g1, g2 := st.groups(hosts)
 		t.Net.Partition(g1, g2)
 		t.logf("at %v partition %v | %v", at(st.At), g1, g2)
 	case StepIsolate:
@@ -542,4 +535,17 @@ func (t *T) nemesisLog() string {
 		return "nothing"
 	}
 	return strings.Join(t.log, "; ")
+}
+
+// groups splits hosts into the two sides of a partition step: the hosts
+// whose bit is set in Mask, and the rest.
+func (st Step) groups(hosts []string) (g1, g2 []string) {
+	for i, h := range hosts {
+		if st.Mask&(1<<(i%64)) != 0 {
+			g1 = append(g1, h)
+		} else {
+			g2 = append(g2, h)
+		}
+	}
+	return g1, g2
 }

@@ -79,14 +79,7 @@ func (s Schedule) describe(hosts []string) string {
 		a, b := hostName(hosts, st.A), hostName(hosts, st.B)
 		switch st.Kind {
 		case StepPartition:
-			var g1, g2 []string
-			for i, h := range hosts {
-				if st.Mask&(1<<(i%64)) != 0 {
-					g1 = append(g1, h)
-				} else {
-					g2 = append(g2, h)
-				}
-			}
+			g1, g2 := st.groups(hosts)
 			if len(hosts) < 2 {
 				d += fmt.Sprintf(" mask %#b", st.Mask)
 			} else {

@@ -68,21 +68,7 @@ func (streamMode) control(l *Link, s *segment) {
 
 func (streamMode) arrive(l *Link, s *segment) {
 	if s.resend {
-		s.resend = false
-		if s.attempt > MaxRetries {
-			l.giveUp(s)
-			return
-		}
-		l.stats.Retransmitted++
-		l.trace(s, KindRetransmit)
-		delay := l.p.Latency
-		if s.kind == segData {
-			var lost, bad bool
-			lost, bad, delay = l.redraw(s)
-			s.lost, s.bad = lost, bad && !lost
-		}
-		s.at = s.sent.Add(delay)
-		l.push(s)
+		l.retransmit(s)
 		return
 	}
 	switch {
@@ -118,6 +104,28 @@ func (streamMode) settle(l *Link) {
 		clear(l.fifo[n:])
 		l.fifo = l.fifo[:n]
 	}
+}
+
+// retransmit sends s again at its retransmission instant, or gives up
+// after MaxRetries. A data segment's transmission draws its fate under the
+// profile in force now (only Stream retransmits data; Segments mode
+// retransmits only a FIN held back by a partition). Requires l.mu held.
+func (l *Link) retransmit(s *segment) {
+	s.resend = false
+	if s.attempt > MaxRetries {
+		l.giveUp(s)
+		return
+	}
+	l.stats.Retransmitted++
+	l.trace(s, KindRetransmit)
+	delay := l.p.Latency
+	if s.kind == segData {
+		var lost, bad bool
+		lost, bad, delay = l.redraw(s)
+		s.lost, s.bad = lost, bad && !lost
+	}
+	s.at = s.sent.Add(delay)
+	l.push(s)
 }
 
 // retransmitLater schedules s's next transmission one RTO after the
@@ -215,15 +223,7 @@ func (segmentsMode) control(l *Link, s *segment) {
 
 func (segmentsMode) arrive(l *Link, s *segment) {
 	if s.resend {
-		s.resend = false
-		if s.attempt > MaxRetries {
-			l.giveUp(s)
-			return
-		}
-		l.stats.Retransmitted++
-		l.trace(s, KindRetransmit)
-		s.at = s.sent.Add(l.p.Latency)
-		l.push(s)
+		l.retransmit(s)
 		return
 	}
 	if !l.blocked(s.at) {
