@@ -121,26 +121,20 @@ func (c Config) name(def string) string {
 	return c.Name
 }
 
-// toLink converts a validated Profile to the engine's.
-func toLink(p Profile) link.Profile {
-	lp := link.Profile{
-		Latency:     p.Latency,
-		Jitter:      p.Jitter,
-		Dist:        link.Dist(p.Distribution),
-		Correlation: p.Correlation,
-		Bandwidth:   p.Bandwidth,
-		Loss:        p.Loss,
-		Duplicate:   p.Duplicate,
-		Reorder:     p.Reorder,
-		Corrupt:     p.Corrupt,
-		Segment:     p.Segment,
-		Reset:       p.Reset,
-	}
-	if g := p.Burst; g != nil {
-		lp.Burst = &link.GE{P: g.P, R: g.R, BadLoss: g.BadLoss, GoodLoss: g.GoodLoss}
-	}
-	return lp
-}
+// toLink converts a validated Profile to the engine's, through the one
+// conversion both front ends use.
+func toLink(p Profile) link.Profile { return link.Convert(p) }
+
+// The engine's enums are faultconn's, value for value: a mismatch fails to
+// compile (a constant index out of range).
+var (
+	_ = [1]int{}[int(Uniform)-int(link.Uniform)]
+	_ = [1]int{}[int(Normal)-int(link.Normal)]
+	_ = [1]int{}[int(Pareto)-int(link.Pareto)]
+	_ = [1]int{}[int(ParetoNormal)-int(link.ParetoNormal)]
+	_ = [1]int{}[int(Stream)-int(link.Stream)]
+	_ = [1]int{}[int(Segments)-int(link.Segments)]
+)
 
 // linkConfig is the engine's configuration of one direction of a link.
 func linkConfig(name string, dir Dir, seed uint64, mode Mode, window int, tr *Trace) link.Config {

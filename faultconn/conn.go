@@ -583,22 +583,4 @@ func isTimeout(err error) bool {
 }
 
 // fromLink converts the engine's profile back.
-func fromLink(lp link.Profile) Profile {
-	p := Profile{
-		Latency:      lp.Latency,
-		Jitter:       lp.Jitter,
-		Distribution: Distribution(lp.Dist),
-		Correlation:  lp.Correlation,
-		Bandwidth:    lp.Bandwidth,
-		Loss:         lp.Loss,
-		Duplicate:    lp.Duplicate,
-		Reorder:      lp.Reorder,
-		Corrupt:      lp.Corrupt,
-		Segment:      lp.Segment,
-		Reset:        lp.Reset,
-	}
-	if g := lp.Burst; g != nil {
-		p.Burst = &GilbertElliott{P: g.P, R: g.R, BadLoss: g.BadLoss, GoodLoss: g.GoodLoss}
-	}
-	return p
-}
+func fromLink(lp link.Profile) Profile { return link.Back[Profile](lp) }

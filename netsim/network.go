@@ -301,7 +301,7 @@ func (n *Network) SetLink(from, to string, p faultconn.Profile) error {
 	for _, pc := range pcs {
 		update = append(update, pc.linksTo(to)...)
 	}
-	lp := toLink(p)
+	lp := link.Convert(p)
 	for _, l := range update {
 		l.SetProfile(lp)
 	}

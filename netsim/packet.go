@@ -215,7 +215,7 @@ func (c *PacketConn) flow(ap netip.AddrPort) (*flow, error) {
 	name := fmt.Sprintf("%s:%d->%s:%d/udp", c.host.name, c.port, dst.name, ap.Port())
 	n.mu.Lock()
 	cfg := n.cfg.linkConfig(name, uint8(faultconn.Out), n)
-	p := toLink(n.profileLocked(c.host.name, dst.name))
+	p := link.Convert(n.profileLocked(c.host.name, dst.name))
 	n.mu.Unlock()
 	if c.freed > 0 {
 		cfg.Key = fmt.Sprintf("%s#%d", name, c.freed) // see MaxFlows
