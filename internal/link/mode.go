@@ -12,11 +12,13 @@ type mode interface {
 	// ordered reports whether the reader takes segments in write order
 	// (the FIFO) rather than in arrival order.
 	ordered() bool
-	// room is the window a new segment of size bytes with fate f needs;
-	// it may drop a duplicate that could never fit.
-	room(l *Link, f *fate, size int) int
+	// room is the window a new segment of size bytes with fate f needs,
+	// and whether its duplicate is still sent: a duplicate that could
+	// never fit is dropped. (Fates go by value: behind an interface, a
+	// pointer to one would cost an allocation per segment.)
+	room(l *Link, f fate, size int) (need int, dup bool)
 	// queue puts a new data segment with fate f in flight.
-	queue(l *Link, s *segment, f *fate)
+	queue(l *Link, s *segment, f fate)
 	// control puts a FIN or RST in flight behind what was written.
 	control(l *Link, s *segment)
 	// arrive handles the event due for s: an arrival, or a retransmission.
@@ -35,9 +37,9 @@ type streamMode struct{}
 
 func (streamMode) ordered() bool { return true }
 
-func (streamMode) room(l *Link, f *fate, size int) int { return size }
+func (streamMode) room(l *Link, f fate, size int) (int, bool) { return size, f.dup }
 
-func (streamMode) queue(l *Link, s *segment, f *fate) {
+func (streamMode) queue(l *Link, s *segment, f fate) {
 	s.lost, s.bad = f.lost, f.corrupt && !f.lost
 	if f.dup {
 		l.stats.Duplicated++
@@ -172,21 +174,20 @@ type segmentsMode struct{}
 
 func (segmentsMode) ordered() bool { return false }
 
-func (segmentsMode) room(l *Link, f *fate, size int) int {
+func (segmentsMode) room(l *Link, f fate, size int) (int, bool) {
 	if l.cfg.Packet {
 		size += DatagramOverhead
 	}
 	if !f.dup || f.lost {
-		return size
+		return size, f.dup
 	}
 	if 2*size > l.window {
-		f.dup = false // it could never fit, as a full receive buffer drops it
-		return size
+		return size, false // it could never fit, as a full receive buffer drops it
 	}
-	return 2 * size
+	return 2 * size, true
 }
 
-func (segmentsMode) queue(l *Link, s *segment, f *fate) {
+func (segmentsMode) queue(l *Link, s *segment, f fate) {
 	if f.lost {
 		l.stats.Lost++
 		l.trace(s, KindLose) // its duplicate, if any, is lost with it

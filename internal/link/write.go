@@ -62,7 +62,8 @@ func (l *Link) Write(b []byte) (int, error) {
 		} else {
 			f = l.draw(&p, size)
 		}
-		need := l.mode.room(l, &f, size)
+		need, dup := l.mode.room(l, f, size)
+		f.dup = dup
 		for l.used+need > l.window {
 			if err := l.waitRoom(); err != nil {
 				return n, err
@@ -79,7 +80,7 @@ func (l *Link) Write(b []byte) (int, error) {
 			l.due.injected = l.werr
 			return len(b), nil
 		}
-		l.send(&p, &f, b[n:n+size], nil)
+		l.send(&p, f, b[n:n+size], nil)
 		n += size
 	}
 	return n, nil
@@ -120,20 +121,21 @@ func (l *Link) WriteTo(b []byte, addr net.Addr) (int, error) {
 	}
 	p := l.p
 	f := l.draw(&p, len(b))
-	need := l.mode.room(l, &f, len(b))
+	need, dup := l.mode.room(l, f, len(b))
+	f.dup = dup
 	if l.used+need > l.window || l.rclosed != nil {
 		l.seq++
 		l.stats.Dropped++
 		l.trace(&segment{seq: l.seq}, KindDrop)
 		return len(b), nil
 	}
-	l.send(&p, &f, b, addr)
+	l.send(&p, f, b, addr)
 	return len(b), nil
 }
 
 // send puts one new data segment whose fate is f in flight. Requires l.mu
 // held.
-func (l *Link) send(p *Profile, f *fate, b []byte, addr net.Addr) {
+func (l *Link) send(p *Profile, f fate, b []byte, addr net.Addr) {
 	now := time.Now()
 	l.seq++
 	l.stats.Segments++
