@@ -17,8 +17,8 @@ type mode interface {
 	// never fit is dropped. (Fates go by value: behind an interface, a
 	// pointer to one would cost an allocation per segment.)
 	room(l *Link, f fate, size int) (need int, dup bool)
-	// queue puts a new data segment with fate f in flight.
-	queue(l *Link, s *segment, f fate)
+	// queue puts a new data segment with fate f, sent at now, in flight.
+	queue(l *Link, s *segment, f fate, now time.Time)
 	// control puts a FIN or RST in flight behind what was written.
 	control(l *Link, s *segment)
 	// arrive handles the event due for s: an arrival, or a retransmission.
@@ -39,7 +39,7 @@ func (streamMode) ordered() bool { return true }
 
 func (streamMode) room(l *Link, f fate, size int) (int, bool) { return size, f.dup }
 
-func (streamMode) queue(l *Link, s *segment, f fate) {
+func (streamMode) queue(l *Link, s *segment, f fate, now time.Time) {
 	s.lost, s.bad = f.lost, f.corrupt && !f.lost
 	if f.dup {
 		l.stats.Duplicated++
@@ -52,7 +52,7 @@ func (streamMode) queue(l *Link, s *segment, f fate) {
 	}
 	l.used += s.reserve
 	l.fifo = append(l.fifo, s)
-	if !s.lost && !s.bad && !s.at.After(time.Now()) && len(l.fifo) == 1 && l.rclosed == nil && !l.blocked(s.at) {
+	if !s.lost && !s.bad && !s.at.After(now) && len(l.fifo) == 1 && l.rclosed == nil && !l.blocked(s.at) {
 		// Due now with nothing ahead of it: deliver without the timer.
 		s.arrived = true
 		streamMode{}.settle(l)
@@ -187,7 +187,7 @@ func (segmentsMode) room(l *Link, f fate, size int) (int, bool) {
 	return 2 * size, true
 }
 
-func (segmentsMode) queue(l *Link, s *segment, f fate) {
+func (segmentsMode) queue(l *Link, s *segment, f fate, _ time.Time) {
 	if f.lost {
 		l.stats.Lost++
 		l.trace(s, KindLose) // its duplicate, if any, is lost with it

@@ -170,5 +170,5 @@ func (l *Link) send(p *Profile, f fate, b []byte, addr net.Addr) {
 	if l.cfg.Packet {
 		s.reserve += DatagramOverhead
 	}
-	l.mode.queue(l, s, f)
+	l.mode.queue(l, s, f, now)
 }
