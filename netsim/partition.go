@@ -58,7 +58,7 @@ func (n *Network) setPartition(change func(old *partition) *partition) {
 
 // blocked reports whether from cannot reach to.
 func (p *partition) blocked(from, to string) bool {
-	if from == to {
+	if from == to || len(p.group)+len(p.isolated) == 0 {
 		return false
 	}
 	if p.isolated[from] || p.isolated[to] {

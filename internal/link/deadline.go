@@ -20,6 +20,7 @@ type Deadline struct {
 	ref    *deadlineRef  // what timer calls
 	cancel chan struct{} // closed when the deadline passes; nil until needed
 	at     time.Time     // the deadline; zero when none
+	set    atomic.Bool   // at is not zero, for Passed without the lock
 }
 
 // deadlineRef points back at its Deadline until Release.
@@ -36,6 +37,7 @@ func (d *Deadline) Set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.at = t
+	d.set.Store(!t.IsZero())
 	if d.timer != nil {
 		d.timer.Stop()
 	}
@@ -96,6 +98,9 @@ func (d *Deadline) Wait() <-chan struct{} {
 // instant the answer does not depend on whether the timer's goroutine has
 // run yet.
 func (d *Deadline) Passed() bool {
+	if !d.set.Load() {
+		return false // no deadline: the common case, without the lock
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return !d.at.IsZero() && !time.Now().Before(d.at)
