@@ -67,7 +67,10 @@
 // datagram instead, counting it in Stats. A Trace keeps at most its limit
 // of events (default 65536) and counts what it discarded; it gives events
 // in a canonical order within each instant, so that runs with the same
-// fates print the same trace. A faulted
+// fates print the same trace; WriteSequence draws one as a
+// message-sequence chart in at most SequenceOptions.MaxLines lines, and
+// ReadJSON reads WriteJSON's form back, keeping at most its limit of
+// events. A faulted
 // direction of a Conn runs one pump goroutine; a direction with no faults
 // runs none and adds no copy and no allocation. Close is close(2): it
 // returns at once, and the pumps deliver what Write accepted in the

@@ -272,6 +272,20 @@ func (t *Trace) Add(e Event) {
 		t.start = now
 	}
 	e.Time = now.Sub(t.start)
+	t.putLocked(e, limit)
+	t.mu.Unlock()
+}
+
+// put records e with the time it carries (ReadJSON's events).
+func (t *Trace) put(e Event) {
+	t.mu.Lock()
+	t.putLocked(e, t.Limit())
+	t.mu.Unlock()
+}
+
+// putLocked appends e to the ring, discarding the oldest event when it
+// holds limit. t.mu must be held.
+func (t *Trace) putLocked(e Event, limit int) {
 	switch {
 	case len(t.buf) < limit:
 		if len(t.buf) == cap(t.buf) {
@@ -287,7 +301,6 @@ func (t *Trace) Add(e Event) {
 		}
 		t.overflow++
 	}
-	t.mu.Unlock()
 }
 
 // grow doubles the ring's capacity, to at most limit. The ring is not full,

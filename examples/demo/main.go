@@ -17,9 +17,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +29,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/headwind-go/headwind/faultconn"
 )
 
 const kvPkg = "github.com/headwind-go/headwind/examples/kv"
@@ -108,7 +108,6 @@ var (
 	reFaults   = regexp.MustCompile(`headwind: case faults: (.*)`)
 	reSchedule = regexp.MustCompile(`headwind: case schedule: (.*)`)
 	reNemesis  = regexp.MustCompile(`nemesis did: (.*)`)
-	reLinkName = regexp.MustCompile(`^([a-z0-9-]+):(\d+)->([a-z0-9-]+):(\d+)#(\d+)$`)
 	rePass     = regexp.MustCompile(`(?m)^PASS$`)
 	reKeyHost  = regexp.MustCompile(`key "([a-z0-9]+)-\d+" applied`)
 )
@@ -192,147 +191,17 @@ func run(w io.Writer, seed uint64, faults string) error {
 	return nil
 }
 
-// event is one line of a trace written as JSON lines.
-type event struct {
-	TimeNS int64  `json:"time_ns"`
-	Link   string `json:"link"`
-	Dir    string `json:"dir"`
-	Seq    uint64 `json:"seq"`
-	Kind   string `json:"kind"`
-	Size   int    `json:"size"`
-}
-
-// flight is one burst of segments on one direction of one connection:
-// what was written at one instant, and what became of it.
-type flight struct {
-	link, dir                 string
-	start, end                int64 // ns: first send, last event
-	sent, delivered           int   // bytes
-	segs, lost, retrans, dups int
-	held, corrupt, blocked    int
-	control                   string // "end of stream" or "reset", for flights of one control event
-}
-
-// maxSequence bounds the lines shown; the middle of a longer sequence is
-// elided.
-const maxSequence = 30
-
-// sequence renders the trace at path as a message sequence between hosts,
-// one line per burst of segments, keeping the links of host (all links if
-// host is "").
+// sequence writes the trace at path as a message-sequence chart of
+// host's connections (all of them if host is "").
 func sequence(w io.Writer, path, host string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("the failing case's trace: %w", err)
 	}
 	defer f.Close()
-	var flights []*flight
-	open := map[string]*flight{} // the current flight of each link direction
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e event
-		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Link == "" {
-			continue
-		}
-		if host != "" && !strings.HasPrefix(e.Link, host+":") {
-			continue
-		}
-		key := e.Link + " " + e.Dir
-		fl := open[key]
-		switch e.Kind {
-		case "send":
-			if fl == nil || fl.start != e.TimeNS || fl.control != "" {
-				fl = &flight{link: e.Link, dir: e.Dir, start: e.TimeNS}
-				open[key] = fl
-				flights = append(flights, fl)
-			}
-			fl.sent += e.Size
-			fl.segs++
-		case "fin", "reset":
-			flights = append(flights, &flight{link: e.Link, dir: e.Dir, start: e.TimeNS, end: e.TimeNS, control: kindWords[e.Kind]})
-			continue
-		}
-		if fl == nil {
-			continue
-		}
-		fl.end = max(fl.end, e.TimeNS)
-		switch e.Kind {
-		case "deliver":
-			fl.delivered += e.Size
-		case "lose":
-			fl.lost++
-		case "block":
-			fl.blocked++
-		case "retransmit":
-			fl.retrans++
-		case "duplicate":
-			fl.dups++
-		case "reorder":
-			fl.held++
-		case "corrupt":
-			fl.corrupt++
-		}
-	}
-	if err := sc.Err(); err != nil {
+	events, _, err := faultconn.ReadJSON(f, 0)
+	if err != nil {
 		return err
 	}
-	if len(flights) == 0 {
-		return errors.New("the failing case's trace has no events for " + host)
-	}
-	for i, fl := range flights {
-		if len(flights) > maxSequence && i == maxSequence/2 {
-			fmt.Fprintf(w, "   %10s   … %d more lines …\n", "", len(flights)-maxSequence)
-		}
-		if len(flights) > maxSequence && i >= maxSequence/2 && i < len(flights)-maxSequence/2 {
-			continue
-		}
-		fmt.Fprintf(w, "   %s\n", render(fl))
-	}
-	return nil
+	return faultconn.WriteSequence(w, events, faultconn.SequenceOptions{Host: host, Indent: "   "})
 }
-
-var kindWords = map[string]string{"fin": "end of stream", "reset": "reset"}
-
-func render(fl *flight) string {
-	from, to, conn := fl.link, "", ""
-	if m := reLinkName.FindStringSubmatch(fl.link); m != nil {
-		from, to, conn = m[1], m[3], "conn "+m[5]
-	}
-	size := fmt.Sprintf("%dB", fl.sent)
-	if fl.control != "" {
-		size = ""
-	}
-	arrow := fmt.Sprintf("%s ──%6s──▶ %s", pad(from), size, pad(to))
-	if fl.dir == "in" {
-		arrow = fmt.Sprintf("%s ◀──%6s─── %s", pad(from), size, pad(to))
-	}
-	var what string
-	switch {
-	case fl.control != "":
-		what = fl.control
-	case fl.delivered >= fl.sent:
-		what = fmt.Sprintf("arrived by %.3fs", float64(fl.end)/1e9)
-	case fl.delivered > 0:
-		what = fmt.Sprintf("only %dB arrived", fl.delivered)
-	default:
-		what = "never arrived"
-	}
-	var notes []string
-	add := func(n int, s string) {
-		if n > 0 {
-			notes = append(notes, fmt.Sprintf("%d %s", n, s))
-		}
-	}
-	add(fl.lost, "lost")
-	add(fl.blocked, "lost in the partition")
-	add(fl.corrupt, "corrupted")
-	add(fl.retrans, "retransmitted")
-	add(fl.dups, "duplicates discarded")
-	add(fl.held, "held back")
-	if len(notes) > 0 {
-		what += " (" + strings.Join(notes, ", ") + ")"
-	}
-	return fmt.Sprintf("%8.3fs  %-7s %s %s", float64(fl.start)/1e9, conn, arrow, what)
-}
-
-func pad(s string) string { return fmt.Sprintf("%-8s", s) }
