@@ -134,6 +134,19 @@ var (
 	_ = [1]int{}[int(ParetoNormal)-int(link.ParetoNormal)]
 	_ = [1]int{}[int(Stream)-int(link.Stream)]
 	_ = [1]int{}[int(Segments)-int(link.Segments)]
+	_ = [1]int{}[int(KindSend)-int(link.KindSend)]
+	_ = [1]int{}[int(KindDeliver)-int(link.KindDeliver)]
+	_ = [1]int{}[int(KindLose)-int(link.KindLose)]
+	_ = [1]int{}[int(KindDuplicate)-int(link.KindDuplicate)]
+	_ = [1]int{}[int(KindReorder)-int(link.KindReorder)]
+	_ = [1]int{}[int(KindCorrupt)-int(link.KindCorrupt)]
+	_ = [1]int{}[int(KindRetransmit)-int(link.KindRetransmit)]
+	_ = [1]int{}[int(KindReset)-int(link.KindReset)]
+	_ = [1]int{}[int(KindFin)-int(link.KindFin)]
+	_ = [1]int{}[int(KindDrop)-int(link.KindDrop)]
+	_ = [1]int{}[int(KindTimeout)-int(link.KindTimeout)]
+	_ = [1]int{}[int(KindBlock)-int(link.KindBlock)]
+	_ = [1]int{}[int(KindHold)-int(link.KindHold)]
 )
 
 // linkConfig is the engine's configuration of one direction of a link.

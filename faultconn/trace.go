@@ -68,6 +68,9 @@ const (
 	KindBlock
 	// KindNote means a free-text note, added with Trace.Note.
 	KindNote
+	// KindHold means a transmission arrived at, or came from, a paused
+	// host (netsim's Pause) and is held until it resumes.
+	KindHold
 )
 
 // kindNames are the String forms of the kinds, indexed by Kind.
@@ -85,6 +88,7 @@ var kindNames = [...]string{
 	KindTimeout:    "timeout",
 	KindBlock:      "block",
 	KindNote:       "note",
+	KindHold:       "hold",
 }
 
 // String returns the kind's lower-case name, such as "deliver" for

@@ -34,7 +34,8 @@ func TestKindString(t *testing.T) {
 		faultconn.KindTimeout:    "timeout",
 		faultconn.KindBlock:      "block",
 		faultconn.KindNote:       "note",
-		faultconn.Kind(13):       "Kind(13)",
+		faultconn.KindHold:       "hold",
+		faultconn.Kind(14):       "Kind(14)",
 		faultconn.Kind(255):      "Kind(255)",
 	} {
 		assert.Equal(t, want, k.String())

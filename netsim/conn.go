@@ -48,6 +48,8 @@ func (n *Network) newPair(client, server *Host, cport uint16, dst netip.AddrPort
 	down.Key = up.Key
 	up.Blocked = n.blockedFunc(client.name, server.name)
 	down.Blocked = n.blockedFunc(server.name, client.name)
+	up.Held = n.heldFunc(client.name, server.name)
+	down.Held = n.heldFunc(server.name, client.name)
 	upP := link.Convert(n.profileLocked(client.name, server.name))
 	downP := link.Convert(n.profileLocked(server.name, client.name))
 	// Still under n.mu until the conns are registered: a SetLink cannot

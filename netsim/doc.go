@@ -20,7 +20,25 @@
 // and *net.UDPAddr; dial "host:port" or "ip:port". Every direction between
 // two hosts has a faultconn.Profile, Config.Default unless SetLink says
 // otherwise; loopback within one host has no faults. Partition, Isolate
-// and Heal cut and restore reachability.
+// and Heal cut and restore reachability; SetPartitionMode chooses whether
+// a partition is silence (Drop) or answers dials with EHOSTUNREACH
+// (Reject).
+//
+// # Hosts that crash, restart and pause
+//
+// Hosts have the lifecycle of Linux machines. Crash powers a host off: it
+// sends nothing more (no FIN, no reset), its sockets vanish and its own
+// calls fail, and its peers hear silence until their retransmissions or
+// dials time out. Restart boots a new incarnation at the same address:
+// segments of the old connections are answered with resets, dials are
+// refused until something listens. Pause freezes a host's traffic both
+// ways, as a stopped process looks from the network; Resume releases what
+// was held, in order, at the resume instant.
+//
+//	n.Crash("db")   // clients' requests stall, then time out
+//	n.Restart("db") // the old conns get resets; the service listens again
+//	n.Pause("lead") // a GC pause: its lease may expire meanwhile
+//	n.Resume("lead")
 //
 // # Time
 //
@@ -84,7 +102,9 @@
 // nothing listens, ETIMEDOUT when a dial or retransmissions give up,
 // ECONNRESET after a reset, EPIPE when writing after the peer's reset
 // arrived in CLOSE_WAIT, EMSGSIZE for a datagram too large,
-// os.ErrDeadlineExceeded at deadlines, net.ErrClosed after Close; an
-// unknown host is a *net.DNSError with IsNotFound. Injected faults also
-// match faultconn.ErrInjected.
+// os.ErrDeadlineExceeded at deadlines, net.ErrClosed after Close and on a
+// crashed host's sockets, ENETDOWN for a crashed host's dials and listens,
+// EHOSTUNREACH for a dial across a partition in Reject mode; an unknown
+// host is a *net.DNSError with IsNotFound. Injected faults also match
+// faultconn.ErrInjected.
 package netsim

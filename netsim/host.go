@@ -50,6 +50,11 @@ type Host struct {
 	lns      map[uint16]*Listener
 	udp      map[uint16]*PacketConn
 	nextPort uint16
+	down     bool          // crashed and not restarted
+	paused   bool          // paused and not resumed
+	crashed  chan struct{} // closed when this incarnation crashes
+	resumed  chan struct{} // closed when the current pause ends
+	boots    int           // incarnations so far: 1 + restarts
 }
 
 func newHost(n *Network, name string, ip netip.Addr) *Host {
@@ -62,6 +67,8 @@ func newHost(n *Network, name string, ip netip.Addr) *Host {
 		lns:      make(map[uint16]*Listener),
 		udp:      make(map[uint16]*PacketConn),
 		nextPort: FirstEphemeralPort,
+		crashed:  make(chan struct{}),
+		boots:    1,
 	}
 }
 
@@ -113,7 +120,9 @@ func (h *Host) ListenTCP(network, address string) (*Listener, error) {
 		return nil, err
 	}
 	h.mu.Lock()
-	if port == 0 {
+	if h.down {
+		err = syscall.ENETDOWN
+	} else if port == 0 {
 		port, err = h.ephemeralLocked(h.tcpUsed)
 	} else if h.lns[port] != nil || h.tcp[port] > 0 && !h.served[port] {
 		err = syscall.EADDRINUSE // a live listener, or a dial's conn
@@ -253,9 +262,13 @@ func (h *Host) dial(ctx context.Context, network, address string) (*Conn, error)
 
 	h.mu.Lock()
 	cport, err := h.ephemeralLocked(h.tcpUsed)
+	if h.down {
+		err = syscall.ENETDOWN
+	}
 	if err == nil {
 		h.tcp[cport]++
 	}
+	crashed := h.crashed
 	h.mu.Unlock()
 	if err != nil {
 		return nil, opErr(raddr, wrapSys("connect", err))
@@ -284,9 +297,13 @@ func (h *Host) dial(ctx context.Context, network, address string) (*Conn, error)
 		case <-timer.C:
 		case <-ctx.Done():
 		case <-n.done:
+		case <-crashed:
 		}
 		if n.isClosed() {
 			return net.ErrClosed
+		}
+		if isDone(crashed) {
+			return wrapSys("connect", syscall.ENETDOWN)
 		}
 		if !time.Now().Before(t) {
 			return nil
@@ -304,8 +321,27 @@ func (h *Host) dial(ctx context.Context, network, address string) (*Conn, error)
 		if err := waitUntil(time.Now().Add(fwd.Latency)); err != nil {
 			return fail(err)
 		}
-		reachable := n.reachableAt(h.name, server.name, time.Now())
+		if !n.waitResumed(ctx, crashed, h, server) {
+			switch {
+			case n.isClosed():
+				return fail(net.ErrClosed)
+			case isDone(crashed):
+				return fail(wrapSys("connect", syscall.ENETDOWN))
+			default:
+				return fail(mapCtxErr(ctx.Err()))
+			}
+		}
+		p := n.part.Load().at(time.Now())
+		reachable := !p.blocked(h.name, server.name)
 		blocked = blocked || !reachable
+		if !reachable && p.mode == Reject && !p.down[server.name] && !p.down[h.name] {
+			// An ICMP host unreachable comes back (a crashed host is
+			// silent whatever the mode).
+			if err := waitUntil(time.Now().Add(back.Latency)); err != nil {
+				return fail(err)
+			}
+			return fail(wrapSys("connect", link.Injected(syscall.EHOSTUNREACH)))
+		}
 		if reachable {
 			l := server.listener(port)
 			if l == nil {

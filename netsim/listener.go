@@ -100,7 +100,11 @@ func (l *Listener) SetDeadline(t time.Time) error {
 // Close stops listening: blocked Accepts return net.ErrClosed, and
 // connections still in the queue are reset, as Linux resets them. Close is
 // idempotent.
-func (l *Listener) Close() error {
+func (l *Listener) Close() error { return l.close(true) }
+
+// close closes the listener; its queued conns are reset if abortQueued,
+// and left alone otherwise (a crash takes them down without a reset).
+func (l *Listener) close(abortQueued bool) error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -111,8 +115,10 @@ func (l *Listener) Close() error {
 	l.queue = nil
 	close(l.done)
 	l.mu.Unlock()
-	for _, c := range queued {
-		c.abort()
+	if abortQueued {
+		for _, c := range queued {
+			c.abort()
+		}
 	}
 	l.host.removeListener(l)
 	n := l.host.net

@@ -103,6 +103,7 @@ type Network struct {
 	conns    map[*Conn]struct{}         // open stream conns (both ends)
 	packets  map[*PacketConn]struct{}
 	lns      map[*Listener]struct{}
+	ghosts   map[*Host][]*Conn  // ends of crashed hosts, revived by Restart
 	dials    map[dialKey]uint64 // per (client host, server address) dial ordinals
 	total    linkTotals         // stats of closed conns and closed packet conns' flows
 	udpTotal PacketStats        // stats of closed packet conns
@@ -365,9 +366,12 @@ func (n *Network) Close() error {
 // Done returns a channel that is closed when the network is closed.
 func (n *Network) Done() <-chan struct{} { return n.done }
 
-func (n *Network) isClosed() bool {
+func (n *Network) isClosed() bool { return isDone(n.done) }
+
+// isDone reports whether c is closed.
+func isDone(c <-chan struct{}) bool {
 	select {
-	case <-n.done:
+	case <-c:
 		return true
 	default:
 		return false

@@ -119,7 +119,9 @@ func (h *Host) ListenUDP(network, address string) (*PacketConn, error) {
 		return nil, err
 	}
 	h.mu.Lock()
-	if port == 0 {
+	if h.down {
+		err = syscall.ENETDOWN
+	} else if port == 0 {
 		port, err = h.ephemeralLocked(h.udpUsed)
 	} else if h.udpUsed(port) {
 		err = syscall.EADDRINUSE
@@ -223,6 +225,7 @@ func (c *PacketConn) flow(ap netip.AddrPort) (*flow, error) {
 	cfg.Packet = true
 	cfg.Window = flowWindow(n.cfg)
 	cfg.Blocked = n.blockedFunc(c.host.name, dst.name)
+	cfg.Held = n.heldFunc(c.host.name, dst.name)
 	from := c.laddr
 	port := ap.Port()
 	cfg.Sink = func(b []byte, _ net.Addr) {
@@ -302,6 +305,19 @@ func flowWindow(cfg Config) int {
 }
 
 // linksTo returns the outgoing links of c to host (for SetLink).
+// links returns the links of the flows to the hosts keep accepts.
+func (c *PacketConn) links(keep func(to string) bool) []*link.Link {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ls []*link.Link
+	for _, f := range c.flows {
+		if keep(f.to) {
+			ls = append(ls, f.l)
+		}
+	}
+	return ls
+}
+
 func (c *PacketConn) linksTo(host string) []*link.Link {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -17,8 +17,31 @@ import (
 type partition struct {
 	group    map[string]int  // host -> group number, from 1; absent: in no group
 	isolated map[string]bool // hosts cut off from every other host
+	down     map[string]bool // crashed hosts: nothing reaches them
+	paused   map[string]bool // paused hosts: traffic to and from them is held
+	mode     PartitionMode
 	since    time.Time
 	prev     *partition
+}
+
+// with returns a copy of p for a change: the maps are shared, and a change
+// replaces a map rather than writing to it (snapshots are immutable).
+func (p *partition) with() *partition {
+	return &partition{group: p.group, isolated: p.isolated, down: p.down, paused: p.paused, mode: p.mode}
+}
+
+// toggled returns a copy of m with host set to on.
+func toggled(m map[string]bool, host string, on bool) map[string]bool {
+	c := make(map[string]bool, len(m)+1)
+	for h := range m {
+		c[h] = true
+	}
+	if on {
+		c[host] = true
+	} else {
+		delete(c, host)
+	}
+	return c
 }
 
 // historyDepth bounds the chain of earlier partition states kept: an
@@ -38,10 +61,15 @@ func (p *partition) at(t time.Time) *partition {
 // setPartition makes the state change makes of the current one the state
 // from now on.
 func (n *Network) setPartition(change func(old *partition) *partition) {
+	n.setPartitionSince(time.Now(), change)
+}
+
+// setPartitionSince is setPartition for arrivals after since.
+func (n *Network) setPartitionSince(since time.Time, change func(old *partition) *partition) {
 	n.partMu.Lock()
 	defer n.partMu.Unlock()
 	p := change(n.part.Load())
-	p.since = time.Now()
+	p.since = since
 	p.prev = n.part.Load()
 	q := p
 	for i := 0; q.prev != nil; i++ {
@@ -58,10 +86,10 @@ func (n *Network) setPartition(change func(old *partition) *partition) {
 
 // blocked reports whether from cannot reach to.
 func (p *partition) blocked(from, to string) bool {
-	if from == to || len(p.group)+len(p.isolated) == 0 {
+	if from == to || len(p.group)+len(p.isolated)+len(p.down) == 0 {
 		return false
 	}
-	if p.isolated[from] || p.isolated[to] {
+	if p.isolated[from] || p.isolated[to] || p.down[from] || p.down[to] {
 		return true
 	}
 	gf, gt := p.group[from], p.group[to]
@@ -87,7 +115,8 @@ func (p *partition) blocked(from, to string) bool {
 // made at the very instant of a Partition still gets through.)
 func (n *Network) Partition(groups ...[]string) {
 	n.setPartition(func(old *partition) *partition {
-		p := &partition{group: make(map[string]int), isolated: old.isolated}
+		p := old.with()
+		p.group = make(map[string]int)
 		for i, g := range groups {
 			for _, h := range g {
 				p.group[strings.ToLower(h)] = i + 1
@@ -100,19 +129,61 @@ func (n *Network) Partition(groups ...[]string) {
 // Isolate cuts host off from every other host until Heal.
 func (n *Network) Isolate(host string) {
 	n.setPartition(func(old *partition) *partition {
-		p := &partition{group: old.group, isolated: make(map[string]bool, len(old.isolated)+1)}
-		for h := range old.isolated {
-			p.isolated[h] = true
-		}
-		p.isolated[strings.ToLower(host)] = true
+		p := old.with()
+		p.isolated = toggled(old.isolated, strings.ToLower(host), true)
 		return p
 	})
 }
 
 // Heal ends every partition and isolation: from now on, every transmission
 // gets through (stalled connections recover at their next retransmission).
+// Crashed and paused hosts stay so, and the partition mode stays.
 func (n *Network) Heal() {
-	n.setPartition(func(*partition) *partition { return &partition{} })
+	n.setPartition(func(old *partition) *partition {
+		return &partition{down: old.down, paused: old.paused, mode: old.mode}
+	})
+}
+
+// PartitionMode is what a partition does to a dial that cannot get
+// through. The zero value is Drop.
+type PartitionMode int
+
+const (
+	// Drop is silence: the dial's SYNs go unanswered, it retries like
+	// Linux's SYN retries and fails with ETIMEDOUT after 127s.
+	Drop PartitionMode = iota
+	// Reject is an ICMP host unreachable from a router: the dial fails
+	// with EHOSTUNREACH one round trip (the links' Latency there and back)
+	// after it started. Libraries that hold a lock across a dial need
+	// this one to get on. Established connections see the same silence
+	// as under Drop.
+	Reject
+)
+
+// String returns "drop" or "reject".
+func (m PartitionMode) String() string {
+	switch m {
+	case Drop:
+		return "drop"
+	case Reject:
+		return "reject"
+	}
+	return fmt.Sprintf("PartitionMode(%d)", int(m))
+}
+
+// SetPartitionMode sets what partitions and isolations, the ones in force
+// and later ones, do to dials; the zero mode is Drop. Like Partition, it
+// applies to what arrives after this instant. An unknown mode is an error.
+func (n *Network) SetPartitionMode(m PartitionMode) error {
+	if m != Drop && m != Reject {
+		return fmt.Errorf("netsim: PartitionMode %d out of range (Drop or Reject)", int(m))
+	}
+	n.setPartition(func(old *partition) *partition {
+		p := old.with()
+		p.mode = m
+		return p
+	})
+	return nil
 }
 
 // Reachable reports whether from can reach to under the latest Partition,
@@ -135,6 +206,17 @@ func (n *Network) blockedFunc(from, to string) func(time.Time) bool {
 	return func(at time.Time) bool { return n.part.Load().at(at).blocked(from, to) }
 }
 
+// heldFunc returns the pause check of the direction from -> to.
+func (n *Network) heldFunc(from, to string) func(time.Time) bool {
+	if from == to {
+		return nil
+	}
+	return func(at time.Time) bool {
+		p := n.part.Load().at(at)
+		return len(p.paused) > 0 && (p.paused[from] || p.paused[to])
+	}
+}
+
 // String describes the partition: its groups and isolated hosts.
 func (p *partition) String() string {
 	groups := map[int][]string{}
@@ -155,6 +237,22 @@ func (p *partition) String() string {
 	sort.Strings(iso)
 	if len(iso) > 0 {
 		parts = append(parts, fmt.Sprintf("isolated %v", iso))
+	}
+	for _, set := range []struct {
+		what  string
+		hosts map[string]bool
+	}{{"crashed", p.down}, {"paused", p.paused}} {
+		var hs []string
+		for h := range set.hosts {
+			hs = append(hs, h)
+		}
+		sort.Strings(hs)
+		if len(hs) > 0 {
+			parts = append(parts, fmt.Sprintf("%s %v", set.what, hs))
+		}
+	}
+	if p.mode != Drop && len(parts) > 0 {
+		parts = append(parts, "("+p.mode.String()+")")
 	}
 	return strings.Join(parts, " ")
 }

@@ -110,7 +110,7 @@ func (l *Link) catchUp() {
 
 // inFlight is the number of segments not yet delivered. Requires l.mu held.
 func (l *Link) inFlight() int {
-	n := len(l.pend)
+	n := len(l.pend) + len(l.held)
 	for _, s := range l.fifo {
 		if s.arrived {
 			n++
@@ -174,9 +174,49 @@ func (l *Link) discardPending() {
 		l.used -= s.reserve
 		freeSegment(s)
 	}
+	for _, s := range l.held {
+		if !l.mode.ordered() { // in Stream mode, in the FIFO
+			l.used -= s.reserve
+			freeSegment(s)
+		}
+	}
 	clear(l.pend)
 	clear(l.fifo)
-	l.pend, l.fifo = l.pend[:0], l.fifo[:0]
+	clear(l.held)
+	l.pend, l.fifo, l.held = l.pend[:0], l.fifo[:0], l.held[:0]
 	l.disarm()
 	signal(l.wwake)
+}
+
+// hold keeps s, whose arrival falls in a pause, for Unhold, and reports
+// whether it did. Requires l.mu held.
+func (l *Link) hold(s *segment) bool {
+	if l.cfg.Held == nil || !l.cfg.Held(s.at) {
+		return false
+	}
+	l.held = append(l.held, s)
+	l.trace(s, KindHold)
+	return true
+}
+
+// Unhold releases the segments a pause held: they arrive now, in the order
+// they were held. (The front end calls it when the pause ends.)
+func (l *Link) Unhold() {
+	l.acquire()
+	defer l.release()
+	if len(l.held) == 0 {
+		return
+	}
+	now := time.Now()
+	for _, s := range l.held {
+		// It was in the network until now: it arrives now, and a
+		// retransmission, if the arrival meets a partition or a crash,
+		// counts from now.
+		s.freed = true
+		s.sent, s.at = now, now
+		l.push(s)
+	}
+	clear(l.held)
+	l.held = l.held[:0]
+	l.catchUp()
 }

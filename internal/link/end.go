@@ -36,6 +36,7 @@ type End struct {
 	mu       sync.Mutex // guards reported
 	reported bool       // the connection error was returned once
 	rstSent  atomic.Bool
+	down     atomic.Bool // crashed, and its host not restarted yet
 }
 
 // EndHooks are a front end's additions to an End's rules, run after the
@@ -145,8 +146,29 @@ func (e *End) resetArrived(err error) {
 	}
 }
 
+// Crash ends this end as a power-off does: nothing more leaves it (no FIN,
+// no reset; what has not arrived at the peer never will) and its own calls
+// fail with err. Data reaching it is dropped silently until Revive, and
+// answered with a reset after, as a restarted host answers segments of a
+// connection it no longer knows. (The front end keeps arrivals away while
+// the host is down; one arriving at the very instant of the crash is
+// dropped like one handled just before it.)
+func (e *End) Crash(err error) {
+	e.down.Store(true)
+	e.rstSent.Store(false)
+	e.Tx.AbortWriter(err)
+	e.Tx.acquire()
+	e.Tx.discardPending()
+	e.Tx.release()
+	e.Tx.wdl.Release()
+	e.Rx.CloseRead(err)
+}
+
+// Revive makes a crashed end answer data with a reset: its host runs again.
+func (e *End) Revive() { e.down.Store(false) }
+
 func (e *End) refusedData() {
-	if e.rstSent.Swap(true) {
+	if e.down.Load() || e.rstSent.Swap(true) {
 		return
 	}
 	e.Tx.Reset(syscall.ECONNRESET)

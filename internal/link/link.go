@@ -24,6 +24,8 @@ const (
 	KindDrop
 	KindTimeout
 	KindBlock
+	kindNote // the front end's notes
+	KindHold
 )
 
 // Event is one trace record of a link; the front end stamps the time.
@@ -56,6 +58,7 @@ type Config struct {
 
 	Trace   func(Event)             // called with the link's lock held; nil means no trace
 	Blocked func(at time.Time) bool // a partition: checked for each arrival, with its instant; nil means never
+	Held    func(at time.Time) bool // a pause: an arrival it holds waits for Unhold; nil means never
 	// Script, when not nil, decides every segment's cut and fate instead
 	// of the random streams (fuzzing chooses them).
 	Script Script
@@ -105,6 +108,7 @@ type Link struct {
 	lastAt  time.Time // latest arrival queued (FIN and RST come after it)
 	fifo    []*segment
 	pend    []*segment // min-heap by (at, order)
+	held    []*segment // arrivals a pause holds, in arrival order (Stream: also in fifo)
 	ready   []*segment // delivered; ready[rhead:] unread
 	rhead   int
 	timer   *time.Timer

@@ -73,6 +73,8 @@ func (streamMode) arrive(l *Link, s *segment) {
 		l.retransmit(s)
 		return
 	}
+	freed := s.freed // released by Unhold: this arrival is not held
+	s.freed = false
 	switch {
 	case s.bad:
 		l.stats.Corrupted++
@@ -89,6 +91,8 @@ func (streamMode) arrive(l *Link, s *segment) {
 		if s.kind == segData {
 			l.stats.Lost++
 		}
+	case !freed && l.hold(s):
+		return
 	default:
 		s.arrived = true
 		return
@@ -227,8 +231,12 @@ func (segmentsMode) arrive(l *Link, s *segment) {
 		l.retransmit(s)
 		return
 	}
+	freed := s.freed // released by Unhold: this arrival is not held
+	s.freed = false
 	if !l.blocked(s.at) {
-		l.deliver(s)
+		if freed || !l.hold(s) {
+			l.deliver(s)
+		}
 		return
 	}
 	l.trace(s, KindBlock)

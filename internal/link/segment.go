@@ -29,6 +29,7 @@ type segment struct {
 	bad     bool          // Stream: the current transmission arrives corrupted (and is discarded)
 	arrived bool          // Stream: arrived, waiting for head-of-line
 	resend  bool          // Stream: at is a retransmission (or give-up) instant
+	freed   bool          // released by Unhold: its next arrival is not held
 	order   uint64        // tie-break for equal instants
 	hidx    int
 	reserve int // window bytes held
