@@ -246,8 +246,10 @@ func (o Options) withDefaults() (Options, error) {
 // and resets of live connections, over 10s of virtual time) are drawn by
 // rapid, so a failing case shrinks to the smallest faults and the
 // shortest schedule that still fail. The failure output gives rapid's
-// replay command (-rapid.seed or a failfile) and the decoded faults and
-// schedule in readable form.
+// replay command (-rapid.seed or a failfile), the decoded faults and
+// schedule in readable form, and whether the case replays: the harness
+// runs it once more and compares the traces (see the package
+// documentation).
 func Check(t *testing.T, body func(t *T)) {
 	t.Helper()
 	CheckWith(t, Options{}, body)
