@@ -8,10 +8,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 	"unicode"
 
 	"pgregory.net/rapid"
+
+	"github.com/headwind-go/headwind/faultconn"
 )
 
 // A caseRunner runs the cases of one Check (or one Fuzz input), each in its
@@ -19,8 +22,11 @@ import (
 // failure was when goroutines were left blocked: synctest then panics with
 // "main bubble goroutine has exited but blocked goroutines remain", and
 // rapid would report that panic instead of the property's failure.
+// It replays the failing case that rapid reports once more, to say whether
+// it replays (see replayCase).
 // Cases run one at a time; a nil caseRunner does nothing.
 type caseRunner struct {
+	t    *testing.T // the test the cases run in, for the replay's subtest
 	wd   *watchdog
 	fuzz bool // the cases are fuzz inputs
 	// Set in the bubble by ended, read outside after the bubble ended
@@ -28,14 +34,32 @@ type caseRunner struct {
 	left       string // one-line account of the goroutines left blocked; "" if none
 	propFailed bool   // the property failed
 	propPanic  any    // what it panicked with (rapid's failure), if it did
+
+	draws      caseDraws     // the current case's draws
+	lastSeed   uint64        // the rapid seed of the last case rapid drew at random
+	lastSeeded bool          // lastSeed is known
+	inReplay   bool          // the current case is the replay of a failing case
+	runs       [2]caseResult // the current case's run and its replay, recorded in their bubbles
 }
 
-func newCaseRunner(name string, stall time.Duration) (*caseRunner, error) {
+// caseResult is how one run of a case ended: its trace, whether and how
+// it failed, and (for a failure that is not a replay) its report, given
+// the line that says whether it replays.
+type caseResult struct {
+	events   []faultconn.Event // the trace's events, in canonical order
+	overflow uint64            // events the trace discarded
+	failed   bool
+	msg      string // the first failure message given to T, if any
+	report   func(reproducible string) string
+	done     bool // the run was recorded
+}
+
+func newCaseRunner(t *testing.T, stall time.Duration) (*caseRunner, error) {
 	bound, err := stallBound(stall)
 	if err != nil {
 		return nil, err
 	}
-	return &caseRunner{wd: startWatchdog(name, bound)}, nil
+	return &caseRunner{t: t, wd: startWatchdog(t.Name(), bound)}, nil
 }
 
 func (cr *caseRunner) close() {
@@ -44,13 +68,23 @@ func (cr *caseRunner) close() {
 	}
 }
 
-// syncTest runs one case in a bubble. If goroutines were left blocked, it
-// re-panics with the property's own failure if there was one, else with a
-// one-line account of the goroutines (their stacks are in the case's log).
+// syncTest runs one case in a bubble. If it failed, it logs the case's
+// report, saying whether the case replays. If goroutines were left
+// blocked, it re-panics with the property's own failure if there was one,
+// else with a one-line account of the goroutines (their stacks are in the
+// case's log).
 func (cr *caseRunner) syncTest(rt *rapid.T, opts Options, body func(*T)) {
 	cr.left, cr.propFailed, cr.propPanic = "", false, nil
+	cr.runs = [2]caseResult{}
+	cr.draws = readDraws(rt)
+	if cr.draws.seeded {
+		cr.lastSeed, cr.lastSeeded = cr.draws.seed, true
+	}
 	defer func() {
 		r := recover()
+		if report := cr.runs[0].report; report != nil {
+			rt.Log(report(cr.reproducible(opts, body)))
+		}
 		if r == nil {
 			return
 		}
@@ -68,20 +102,39 @@ func (cr *caseRunner) syncTest(rt *rapid.T, opts Options, body func(*T)) {
 	rapid.SyncTest(rt, func(rt *rapid.T) { runCase(rt, opts, body) })
 }
 
+// record keeps how a run of the current case ended; call it in the bubble.
+func (cr *caseRunner) record(res caseResult) {
+	if cr == nil {
+		return
+	}
+	res.done = true
+	if cr.inReplay {
+		cr.runs[1] = res
+	} else {
+		cr.runs[0] = res
+	}
+}
+
+// replaying reports whether the current case is a replay.
+func (cr *caseRunner) replaying() bool { return cr != nil && cr.inReplay }
+
 // enter starts watching the case's bubble; call it in the bubble.
 func (cr *caseRunner) enter(ht *T) {
 	if cr == nil {
 		return
 	}
+	replay := cr.stallReplay(cr.t.Name())
 	cr.wd.enter(func() []string {
-		return []string{
+		lines := []string{
 			fmt.Sprintf("case: network seed %d, faults %s", ht.Seed, humanProfile(ht.Faults, true)),
 			"schedule: " + ht.Schedule.describe(ht.Net.Hosts()),
 			"nemesis did: " + ht.nemesisLog(),
 			"exact: " + caseJSON(ht),
-			"replay: rapid prints a case's seed only for failures it sees end; " +
-				"go test -v -rapid.v logs each case's seed as it starts, the last one before this report is this case's",
 		}
+		if ht.replay {
+			lines = append(lines, "this is the harness's replay of the failing case rapid reported, run once more to check that it replays")
+		}
+		return append(lines, "replay: "+replay)
 	})
 }
 

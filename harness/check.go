@@ -34,28 +34,55 @@ type T struct {
 
 	opts    Options
 	healed  chan struct{}
-	mu      sync.Mutex // guards log and firstErr
-	log     []string   // what the nemesis did
 	nemDone chan struct{}
-	// firstErr is the first message given to Error or Errorf: FailNow
-	// fails with it, so that with testify's require (Errorf, then
-	// FailNow) the violation, not "(*T).FailNow() called", is rapid's
-	// headline.
+	// replay is set when the case is the harness's replay of a failing
+	// case: failures are recorded here and not given to rapid.
+	replay bool
+
+	mu  sync.Mutex // guards log, firstErr and failed
+	log []string   // what the nemesis did
+	// firstErr is the first message given to Error, Errorf, Fatal or
+	// Fatalf: FailNow fails with it, so that with testify's require
+	// (Errorf, then FailNow) the violation, not "(*T).FailNow() called",
+	// is rapid's headline; and a replay is compared with it.
 	firstErr string
+	failed   bool // a failing method was called
 }
 
 // Errorf logs the message and marks the case failed, like rapid's.
 func (t *T) Errorf(format string, args ...any) {
 	t.T.Helper()
-	t.noteErr(fmt.Sprintf(format, args...))
+	if t.noteErr(fmt.Sprintf(format, args...)) {
+		return
+	}
 	t.T.Errorf(format, args...)
 }
 
 // Error logs the arguments and marks the case failed, like rapid's.
 func (t *T) Error(args ...any) {
 	t.T.Helper()
-	t.noteErr(fmt.Sprint(args...))
+	if t.noteErr(fmt.Sprint(args...)) {
+		return
+	}
 	t.T.Error(args...)
+}
+
+// Fatalf logs the message and stops the case as failed, like rapid's.
+func (t *T) Fatalf(format string, args ...any) {
+	t.T.Helper()
+	if t.noteErr(fmt.Sprintf(format, args...)) {
+		panic(replayStop{})
+	}
+	t.T.Fatalf(format, args...)
+}
+
+// Fatal logs the arguments and stops the case as failed, like rapid's.
+func (t *T) Fatal(args ...any) {
+	t.T.Helper()
+	if t.noteErr(fmt.Sprint(args...)) {
+		panic(replayStop{})
+	}
+	t.T.Fatal(args...)
 }
 
 // FailNow stops the case as failed. After Error or Errorf (as testify's
@@ -65,7 +92,11 @@ func (t *T) FailNow() {
 	t.T.Helper()
 	t.mu.Lock()
 	first := t.firstErr
+	t.failed = true
 	t.mu.Unlock()
+	if t.replay {
+		panic(replayStop{})
+	}
 	if first != "" {
 		t.T.Fatal(first)
 	}
@@ -77,19 +108,43 @@ func (t *T) FailNow() {
 func (t *T) Fail() {
 	t.mu.Lock()
 	first := t.firstErr
+	t.failed = true
 	t.mu.Unlock()
-	if first == "" {
+	if first == "" && !t.replay {
 		t.T.Fail()
 	}
 }
 
-func (t *T) noteErr(msg string) {
+// Failed reports whether the case has failed.
+func (t *T) Failed() bool {
+	t.mu.Lock()
+	failed := t.failed
+	t.mu.Unlock()
+	return failed || (!t.replay && t.T.Failed())
+}
+
+// noteErr records msg as the case's failure if it is the first, and
+// reports whether the case is the harness's replay of a failing case,
+// whose failures are recorded only (see caseRunner.replayCase).
+func (t *T) noteErr(msg string) (replay bool) {
 	t.mu.Lock()
 	if t.firstErr == "" {
 		t.firstErr = msg
 	}
+	t.failed = true
 	t.mu.Unlock()
+	return t.replay
 }
+
+func (t *T) firstError() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.firstErr
+}
+
+// replayStop is the panic that stops the body of a replayed case at its
+// Fatal, Fatalf or FailNow, as rapid's own panic does in a case.
+type replayStop struct{}
 
 // Options tunes Check. The zero value means the defaults of every field.
 type Options struct {
@@ -191,8 +246,10 @@ func (o Options) withDefaults() (Options, error) {
 // and resets of live connections, over 10s of virtual time) are drawn by
 // rapid, so a failing case shrinks to the smallest faults and the
 // shortest schedule that still fail. The failure output gives rapid's
-// replay command (-rapid.seed or a failfile) and the decoded faults and
-// schedule in readable form.
+// replay command (-rapid.seed or a failfile), the decoded faults and
+// schedule in readable form, and whether the case replays: the harness
+// runs it once more and compares the traces (see the package
+// documentation).
 func Check(t *testing.T, body func(t *T)) {
 	t.Helper()
 	CheckWith(t, Options{}, body)
@@ -205,7 +262,7 @@ func CheckWith(t *testing.T, opts Options, body func(t *T)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr, err := newCaseRunner(t.Name(), opts.Stall)
+	cr, err := newCaseRunner(t, opts.Stall)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +280,7 @@ func runCase(rt *rapid.T, opts Options, body func(t *T)) {
 // returned or failed, before the network is closed.
 func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 	ht := drawCase(rt, opts)
+	ht.replay = opts.run.replaying()
 	tr := faultconn.NewTrace(TraceLimit)
 	n, err := netsim.New(netsim.Config{Seed: ht.Seed, Default: ht.Faults, Mode: opts.Mode, Trace: tr})
 	if err != nil {
@@ -237,33 +295,56 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 			after(ht)
 		}
 		time.Sleep(opts.WindDown)
-		failed := r != nil || rt.Failed()
+		failed := r != nil || ht.Failed()
 		var dump string
 		if failed {
 			dump = strings.TrimSpace(n.Dump())
 		}
 		n.Close()
 		<-ht.nemDone
+		left := leftoverGoroutines()
+		res := caseResult{events: tr.Events(), overflow: tr.Overflow(), failed: failed || len(left) > 0, msg: ht.firstError()}
+		if ht.replay {
+			// The replay of a failing case reports nothing itself: the
+			// first run's report says whether it replayed.
+			opts.run.leave()
+			opts.run.record(res)
+			if r != nil {
+				panic(r)
+			}
+			return
+		}
 		// Logged at the end, when the body has made the hosts the
 		// schedule's indices resolve to; rapid shows them for the
 		// failing case only.
 		rt.Logf("headwind: case faults: %s", humanProfile(ht.Faults, true))
 		rt.Logf("headwind: case schedule: %s", ht.Schedule.describe(n.Hosts()))
 		rt.Logf("headwind: case exact: %s", caseJSON(ht))
-		if left := leftoverGoroutines(); len(left) > 0 {
+		if len(left) > 0 {
 			rt.Error(leftoverReport("property", left))
 			opts.run.ended(r, failed, leftoverSummary("property", left))
 		}
 		opts.run.leave()
 		if failed {
-			rt.Log(failureReport(
-				fmt.Sprintf("headwind: FAILED case (network seed %d, one of the case's draws: replay the case, not the seed)", ht.Seed),
-				rt.Name()+"-check", humanProfile(ht.Faults, true), n, tr, []string{
-					"replay: " + opts.run.replay(rt.Name()),
-					"schedule: " + ht.Schedule.describe(n.Hosts()),
-					"nemesis did: " + ht.nemesisLog(),
-					"network when it failed:\n    " + strings.ReplaceAll(dump, "\n", "\n    "),
-				}))
+			schedule, nemesis := ht.Schedule.describe(n.Hosts()), ht.nemesisLog()
+			res.report = func(reproducible string) string {
+				extra := []string{"replay: " + opts.run.replay(rt.Name())}
+				if reproducible != "" {
+					extra = append(extra, "reproducible: "+reproducible)
+				}
+				return failureReport(
+					fmt.Sprintf("headwind: FAILED case (network seed %d, one of the case's draws: replay the case, not the seed)", ht.Seed),
+					rt.Name()+"-check", humanProfile(ht.Faults, true), n, tr, append(extra,
+						"schedule: "+schedule,
+						"nemesis did: "+nemesis,
+						"network when it failed:\n    "+strings.ReplaceAll(dump, "\n", "\n    "),
+					))
+			}
+		}
+		if opts.run != nil {
+			opts.run.record(res) // the case runner logs the report, after the replay
+		} else if res.report != nil {
+			rt.Log(res.report(""))
 		}
 		if r != nil {
 			panic(r)

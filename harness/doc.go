@@ -40,7 +40,25 @@
 // Read the failure. rapid shrinks the failing case (fewer nemesis steps,
 // smaller faults) and prints the minimal one: the drawn faults, the
 // schedule and what the nemesis did to which hosts, the state of the
-// network when it failed, and the last trace events of each link.
+// network when it failed, whether the case replays, and the last trace
+// events of each link.
+//
+// Is it reproducible? The harness runs the case rapid reports once more,
+// with the same draws, in a fresh bubble (a subtest named headwind-replay
+// that passes whatever the replay does), and compares the two traces
+// event by event in their canonical order, as madsim's determinism check
+// compares two runs of one seed. The report's "reproducible:" line says
+// "replays identically" (the same events, and a failure again), or "does
+// not replay: diverged at event #N of the trace (virtual time T)" with the
+// failing run's and the replay's versions of that event; or that the
+// trace was the same but the replay passed or failed otherwise. The cost
+// is one more run of one case, its trace bounded by TraceLimit. A Fuzz
+// input that fails under go test is checked the same way; while fuzzing
+// (-fuzz) it is not. Run does not replay (its body fails a *testing.T,
+// which a second run could not keep from failing the test again). The
+// replay reads the case's draws from rapid's T by reflection, as rapid
+// offers no way to run a case again; should a rapid upgrade hide them,
+// the line says the replay was not checked.
 //
 // Replay it. rapid's line "To reproduce, specify -run=… -rapid.seed=…"
 // (or -rapid.failfile=…) runs the same case again, bit for bit: the same
@@ -75,7 +93,9 @@
 // some goroutine is not durably blocked and none has changed state or
 // stack for the bound (RunOptions.Stall, Options.Stall, -headwind.stall),
 // the test fails with every goroutine of the bubble, its stack and wait
-// reason, the ones not durably blocked first and flagged. A bubble cannot
+// reason, the ones not durably blocked first and flagged, and a command
+// that replays the run or case (for a Check case rapid draws at random,
+// -rapid.seed=N, which makes it rapid's first case). A bubble cannot
 // be ended from outside (waking its goroutines from outside is a fatal
 // error), so the watchdog panics with the diagnosis, as go test -timeout
 // does, and the test binary exits.
@@ -111,7 +131,8 @@
 // replays differently has a source of nondeterminism of its own (global
 // random numbers, map order, real time, a race at one instant);
 // CheckDeterminism runs generated cases twice with the same draws and
-// points at the first event where they part.
+// points at the first event where they part, and every failure report
+// says whether its own case replays (see The workflow).
 //
 // # Limits
 //

@@ -63,7 +63,7 @@ func FuzzWith(f *testing.F, opts Options, body func(t *T)) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cr, err := newCaseRunner(t.Name(), opts.Stall)
+		cr, err := newCaseRunner(t, opts.Stall)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,7 +27,7 @@ func FuzzTwinDoubleApply(f *testing.F) {
 // TestFuzzCrasherReplays proves that the crasher go test -fuzz found for
 // the double-charging twin (testdata/fuzz/FuzzTwinDoubleApply) replays as
 // an ordinary go test run, deterministically, with the decoded faults and
-// schedule in the output.
+// schedule in the output, and the harness's own replay of it agreeing.
 func TestFuzzCrasherReplays(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the buggy twin in subprocesses")
@@ -39,7 +39,9 @@ func TestFuzzCrasherReplays(t *testing.T) {
 			t.Fatalf("replay %d of the fuzz crasher did not fail with a double charge:\n%s", i, r.Output)
 		}
 		if i == 0 {
-			for _, want := range []string{"headwind: case faults:", "headwind: case schedule:", "nemesis did:", `FuzzTwinDoubleApply/[0-9a-f]{16}`} {
+			for _, want := range []string{"headwind: case faults:", "headwind: case schedule:", "nemesis did:", `FuzzTwinDoubleApply/[0-9a-f]{16}`,
+				// The input runs once more and replays.
+				`reproducible: replays identically \(the harness ran the case once more: the same \d+ trace events, and it failed again\)`} {
 				if !regexp.MustCompile(want).MatchString(r.Output) {
 					t.Errorf("the replay's output lacks %q:\n%s", want, r.Output)
 				}

@@ -78,9 +78,20 @@ func TestStallWatchdog(t *testing.T) {
 			}
 			if twin == "stall-run" {
 				require.Regexp(t, `replay: HEADWIND_TWIN=stall-run go test ./harness -run '\^TestTwinStall\$' -headwind.seed=\d+`, r.Output)
-			} else {
-				require.Contains(t, r.Output, "case: network seed ")
+				return
 			}
+			// A stalled Check case gets a replay command too (the stall
+			// ends the binary before rapid prints its seed): run from
+			// the module root, it stalls again on the very same case.
+			require.Contains(t, r.Output, "case: network seed ")
+			m := regexp.MustCompile(`replay: (HEADWIND_TWIN=stall-check go test \./harness -run '\^TestTwinStall\$' -rapid\.seed=\d+) \(rapid runs this case first\)\n`).
+				FindStringSubmatch(r.Output)
+			require.NotNil(t, m, r.Output)
+			exact := regexp.MustCompile(`exact: .*`)
+			out, failed := runFromRoot(t, m[1]+" -headwind.stall=1s")
+			require.True(t, failed, "%s\n%s", m[1], out)
+			require.Contains(t, out, "STALLED")
+			require.Equal(t, exact.FindString(r.Output), exact.FindString(out), "the replay stalls on the same case")
 		})
 	}
 	// -headwind.stall is validated.

@@ -108,6 +108,7 @@ var (
 	reFaults   = regexp.MustCompile(`headwind: case faults: (.*)`)
 	reSchedule = regexp.MustCompile(`headwind: case schedule: (.*)`)
 	reNemesis  = regexp.MustCompile(`nemesis did: (.*)`)
+	reReplays  = regexp.MustCompile(`reproducible: (.*)`)
 	rePass     = regexp.MustCompile(`(?m)^PASS$`)
 	reKeyHost  = regexp.MustCompile(`key "([a-z0-9]+)-\d+" applied`)
 )
@@ -159,7 +160,8 @@ func run(w io.Writer, seed uint64, faults string) error {
 	fmt.Fprintf(w, "   rapid seed: %s\n", sm[1])
 	fmt.Fprintf(w, "   faults:     %s\n", last(reFaults))
 	fmt.Fprintf(w, "   schedule:   %s\n", last(reSchedule))
-	fmt.Fprintf(w, "   nemesis:    %s\n\n", last(reNemesis))
+	fmt.Fprintf(w, "   nemesis:    %s\n", last(reNemesis))
+	fmt.Fprintf(w, "   run again:  %s\n\n", last(reReplays))
 
 	host := ""
 	if m := reKeyHost.FindStringSubmatch(v[3]); m != nil {

@@ -32,6 +32,7 @@ func TestDemo(t *testing.T) {
 		`(?m)^   rapid seed: +\d+$`,
 		`(?m)^   faults: +\S`,
 		`(?m)^   schedule: +\S`,
+		`(?m)^   run again: +replays identically \(`,
 		`What happened to pos\d+'s connections`,
 		`conn \d+ +pos\d+ +──`,
 		`HEADWIND_TWIN=no-dedupe go test ./examples/kv -run '\^TestTwinNoDedupe\$' -rapid.seed=\d+ -rapid.nofailfile`,
