@@ -123,7 +123,7 @@ func (z *Lazy) key(first []byte) string {
 	} else {
 		h := fnv.New64a()
 		h.Write(first[:min(len(first), KeyBytes)])
-		sum := h.Sum64()
+		sum := splitmix(h.Sum64())
 		if g.seen == nil {
 			g.seen = make(map[uint64]int)
 		}
