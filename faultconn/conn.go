@@ -68,10 +68,15 @@ func Wrap(c net.Conn, cfg Config) (*Conn, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return wrap(c, cfg, cfg.name("conn"), nil), nil
+	return wrap(c, cfg, cfg.name("conn"), nil, nil), nil
 }
 
-func wrap(c net.Conn, cfg Config, name string, gate *link.Gate) *Conn {
+// wrap wraps c. A conn of a Dialer or a listener has lazy, which names it
+// and keys its random streams (see link.Ordinals); otherwise name does.
+func wrap(c net.Conn, cfg Config, name string, lazy *link.Lazy, gate *link.Gate) *Conn {
+	if lazy != nil {
+		name = lazy.Name()
+	}
 	fc := &Conn{
 		raw:    c,
 		name:   name,
@@ -89,6 +94,7 @@ func wrap(c net.Conn, cfg Config, name string, gate *link.Gate) *Conn {
 	txc.Blocked = fc.gate.Blocked
 	rxc := linkConfig(name, In, cfg.Seed, cfg.Mode, cfg.Window, cfg.Trace)
 	rxc.Blocked = fc.gate.Blocked
+	txc.Lazy, rxc.Lazy = lazy, lazy
 	fc.user, fc.pump = link.NewPair(txc, rxc, toLink(cfg.Out), toLink(cfg.In),
 		link.EndHooks{ReadsFailed: fc.readsFailed, PeerReset: fc.peerReset},
 		link.EndHooks{ReadsFailed: fc.pumpReadsFailed})
@@ -106,7 +112,7 @@ func wrap(c net.Conn, cfg Config, name string, gate *link.Gate) *Conn {
 func (c *Conn) Unwrap() net.Conn { return c.raw }
 
 // Name returns the connection's name, as used in the trace.
-func (c *Conn) Name() string { return c.name }
+func (c *Conn) Name() string { return c.tx.Name() }
 
 // SetProfiles changes the faults of both directions at run time; they apply
 // from the next transmission (a retransmission draws its fate under the
@@ -457,7 +463,7 @@ func (c *Conn) writeRaw(b []byte) error {
 			// before it: try again, with a new Linger.
 		default:
 			return fmt.Errorf("faultconn: %s: gave up delivering after Close: the wrapped conn took nothing for %v: %w",
-				c.name, c.linger, link.Injected(syscall.ETIMEDOUT))
+				c.Name(), c.linger, link.Injected(syscall.ETIMEDOUT))
 		}
 	}
 	return nil

@@ -54,7 +54,17 @@
 // into reads, which real sockets do not make deterministic; for
 // reproducible faults in both directions wrap both ends and fault their
 // Out directions. Conns from WrapListener and Dialer are named Name#1,
-// Name#2, … in accept or dial order. Each fault family draws from its own
+// Name#2, … in accept or dial order (a Dialer counts the dials it starts,
+// failed ones included) and keyed by that name, except that conns accepted
+// or dialed at the same instant — whose order is the Go scheduler's — and
+// a conn first written at the instant it was accepted or dialed are
+// keyed, and from their first write named, by what they carry:
+// Name#f/hash, f the first ordinal of the instant and hash that of the
+// first 4096 bytes of the conn's first write through the engine (#k
+// appended for the k-th with the same bytes). Such conns meet the same
+// fates whichever goroutine came first, unless they carry the same first
+// bytes at the same instant or a random first write (a TLS ClientHello).
+// Each fault family draws from its own
 // sub-stream, so adding a fault kind leaves existing seeds' fates alone; a
 // Stream retransmission draws its fate when it is sent, from its segment
 // and transmission number, under the profile then in force.

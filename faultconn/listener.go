@@ -8,14 +8,15 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 
 	"github.com/headwind-go/headwind/internal/link"
 )
 
 // WrapListener returns l with the faults of cfg on every accepted conn.
 // Accepted conns are *Conn, named Name#1, Name#2, … in accept order (Name
-// defaults to "listener"), so each gets its own random streams. It fails,
+// defaults to "listener"), so each gets its own random streams; conns
+// accepted at the same instant are named and keyed by their first write
+// (see Determinism in the package doc). It fails,
 // naming the field, when cfg is invalid, and when l is nil.
 func WrapListener(l net.Listener, cfg Config) (net.Listener, error) {
 	if l == nil {
@@ -31,7 +32,7 @@ type listener struct {
 	net.Listener
 	cfg  Config
 	name string
-	n    atomic.Uint64
+	ords link.Ordinals
 }
 
 // Accept waits for the next conn and wraps it.
@@ -40,7 +41,12 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wrap(c, l.cfg, l.name+"#"+strconv.FormatUint(l.n.Add(1), 10), nil), nil
+	return wrap(c, l.cfg, "", l.ords.Next(l.name, ordName(l.name)), nil), nil
+}
+
+// ordName names the conns of a Dialer or listener: Name#1, Name#2, ….
+func ordName(base string) func(uint64) string {
+	return func(ord uint64) string { return base + "#" + strconv.FormatUint(ord, 10) }
 }
 
 // Dialer dials conns and wraps them with the faults of Config. Its
@@ -51,7 +57,11 @@ func (l *listener) Accept() (net.Conn, error) {
 //	})
 //
 // plugs it into gRPC. Dialed conns are *Conn, named Name#1, Name#2, … in
-// dial order (Name defaults to "dial"). A Dialer is safe for concurrent use;
+// the order their dials started (Name defaults to "dial"); conns dialed at
+// the same instant, by goroutines in parallel, are named and keyed by
+// their first write instead (see Determinism in the package doc), so
+// their fates do not depend on which goroutine dialed first. A Dialer is
+// safe for concurrent use;
 // its fields must not change once it is in use.
 type Dialer struct {
 	// Config holds the faults of every dialed conn.
@@ -61,7 +71,7 @@ type Dialer struct {
 	// the dial fail with an error saying so.
 	Base func(ctx context.Context, network, address string) (net.Conn, error)
 
-	n     atomic.Uint64
+	ords  link.Ordinals
 	mu    sync.Mutex // guards gate and conns
 	gate  *link.Gate // Partition and Heal; nil until first used
 	conns []*Conn    // open conns, for Partition; closed ones are pruned at each dial
@@ -78,6 +88,8 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if err := d.Config.Validate(); err != nil {
 		return nil, err
 	}
+	base := d.Config.name("dial")
+	lazy := d.ords.Next(base, ordName(base))
 	dial := d.Base
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
@@ -89,7 +101,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if c == nil {
 		return nil, fmt.Errorf("faultconn: Dialer.Base returned a nil net.Conn and a nil error dialing %s %s", network, address)
 	}
-	fc := wrap(c, d.Config, d.Config.name("dial")+"#"+strconv.FormatUint(d.n.Add(1), 10), d.gateOnce())
+	fc := wrap(c, d.Config, "", lazy, d.gateOnce())
 	d.mu.Lock()
 	d.conns = slices.DeleteFunc(d.conns, func(c *Conn) bool { return c.closed.Load() })
 	d.conns = append(d.conns, fc)

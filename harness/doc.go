@@ -121,7 +121,10 @@
 //
 // A case replays identically when the system under test is deterministic
 // given its inputs: the network's fates depend only on the seed, the
-// links' names and what is written on them. Events at the very same
+// links' keys and what is written on them, and a host's connections
+// dialed at the same instant by goroutines in parallel are keyed by what
+// they first write, not by which goroutine dialed first (see netsim's
+// Determinism). Events at the very same
 // virtual instant run in an order the Go scheduler picks; the engine makes
 // its own ties deterministic (at the instant a deadline passes, the
 // deadline wins over an arrival due then, as with the net package's

@@ -83,7 +83,12 @@ func pay(ctx context.Context, h *netsim.Host, addr, key string, ledger *harness.
 }
 
 func payOnce(ctx context.Context, h *netsim.Host, addr, key string) bool {
-	actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	return payOnceWithin(ctx, h, addr, key, 500*time.Millisecond)
+}
+
+// payOnceWithin makes one attempt at a payment, within timeout.
+func payOnceWithin(ctx context.Context, h *netsim.Host, addr, key string, timeout time.Duration) bool {
+	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := h.DialContext(actx, "tcp", addr)
 	if err != nil {

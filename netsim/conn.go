@@ -21,7 +21,6 @@ type Conn struct {
 	local, remote *Host
 	laddr, raddr  *net.TCPAddr
 	lport         uint16
-	name          string
 	end           *link.End // the connection rules; tx and rx are its links
 	tx, rx        *link.Link
 	peer          *Conn
@@ -36,16 +35,13 @@ var _ net.Conn = (*Conn)(nil)
 
 // newPair makes both ends of a connection from client:cport to dst on
 // server, registered with the network.
-func (n *Network) newPair(client, server *Host, cport uint16, dst netip.AddrPort, ord uint64) (c, s *Conn) {
-	name := linkName(client, server, cport, dst, ord)
+func (n *Network) newPair(client, server *Host, cport uint16, dst netip.AddrPort, lazy *link.Lazy) (c, s *Conn) {
+	name := lazy.Name()
 	caddr := netip.AddrPortFrom(client.ip, cport)
 	n.mu.Lock()
 	up := n.cfg.linkConfig(name, uint8(faultconn.Out), n)
 	down := n.cfg.linkConfig(name, uint8(faultconn.In), n)
-	// The random streams are keyed without the client's ephemeral port,
-	// which depends on what else the host dialed first.
-	up.Key = fmt.Sprintf("%s->%s:%d#%d", client.name, server.name, dst.Port(), ord)
-	down.Key = up.Key
+	up.Lazy, down.Lazy = lazy, lazy
 	up.Blocked = n.blockedFunc(client.name, server.name)
 	down.Blocked = n.blockedFunc(server.name, client.name)
 	up.Held = n.heldFunc(client.name, server.name)
@@ -57,8 +53,8 @@ func (n *Network) newPair(client, server *Host, cport uint16, dst netip.AddrPort
 	// updates.
 	defer n.mu.Unlock()
 
-	c = &Conn{net: n, local: client, remote: server, laddr: tcpAddr(caddr), raddr: tcpAddr(dst), lport: cport, name: name, client: true}
-	s = &Conn{net: n, local: server, remote: client, laddr: tcpAddr(dst), raddr: tcpAddr(caddr), lport: dst.Port(), name: name}
+	c = &Conn{net: n, local: client, remote: server, laddr: tcpAddr(caddr), raddr: tcpAddr(dst), lport: cport, client: true}
+	s = &Conn{net: n, local: server, remote: client, laddr: tcpAddr(dst), raddr: tcpAddr(caddr), lport: dst.Port()}
 	c.peer, s.peer = s, c
 	c.created, s.created = time.Now(), time.Now()
 	c.end, s.end = link.NewPair(up, down, upP, downP, link.EndHooks{}, link.EndHooks{})
@@ -84,10 +80,13 @@ func (cfg *Config) linkConfig(name string, dir uint8, n *Network) link.Config {
 	}
 }
 
-// Name returns the stable name of the connection's links,
+// Name returns the name of the connection's links, as traced:
 // "client:port->server:port#n", where n counts the dials from the client
-// host to that server address.
-func (c *Conn) Name() string { return c.name }
+// host to that server address; or, for a connection dialed at the same
+// instant as others from its host to that address, from its first write
+// on, the key of its random streams, "client->server:port#n/hash" (see
+// Determinism in the package doc).
+func (c *Conn) Name() string { return c.tx.Name() }
 
 // LocalAddr returns the local address, a *net.TCPAddr.
 func (c *Conn) LocalAddr() net.Addr { return c.laddr }
@@ -220,7 +219,7 @@ func (c *Conn) String() string {
 		state = "closed"
 	}
 	return fmt.Sprintf("%s %v->%v %s out: %dB held, %d in flight; in: %dB held, %d in flight",
-		c.name, c.laddr, c.raddr, state, ob, os, ib, is)
+		c.Name(), c.laddr, c.raddr, state, ob, os, ib, is)
 }
 
 // abort resets the connection from this end.

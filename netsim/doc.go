@@ -54,12 +54,38 @@
 // # Determinism
 //
 // Each direction of each connection has its own random stream, seeded from
-// Config.Seed and the link's stable name, "client:port->server:port#n"
-// (n counts the dials from that client host to that server address), so
-// the fates of a connection's segments depend only on the seed and on what
-// is written on it, not on other traffic or on goroutine scheduling.
-// Addresses and ephemeral ports (from 49152, per host) are handed out in
-// order. A packet socket has one flow per destination address,
+// Config.Seed and the connection's key, so the fates of a connection's
+// segments depend only on the seed and on what is written on it, not on
+// other traffic or on goroutine scheduling. Nothing random is drawn before
+// the first write: the handshake sees only Latency and partitions. The key
+// is fixed at the first write on the connection, in either direction:
+//
+//   - a connection that was the only dial from its host to its server
+//     address at its virtual instant, first written at a later instant
+//     (the usual case: a dial takes a round trip), is keyed by its dial
+//     ordinal, "client->server:port#n" (n counts the dials from that host
+//     to that address), and named "client:port->server:port#n";
+//   - connections dialed from one host to one address at the same instant
+//     (goroutines dialing in parallel) reach Dial in an order the Go
+//     scheduler picks, so their ordinals and ephemeral ports are not
+//     stable: they are keyed, and from their first write named, by what
+//     they carry, "client->server:port#f/hash", f the first ordinal of the
+//     instant and hash that of the first link.KeyBytes (4096) bytes of the
+//     first write ("#k" appended for the k-th with the same bytes), and so
+//     is a connection first written at the instant it was dialed.
+//
+// Parallel dials that carry different first writes therefore meet the same
+// fates, under the same names, whichever goroutine dialed first, and a
+// seed replays them. What stays up to the scheduler: which of them gets
+// which ephemeral port and which ordinal (their LocalAddr, and their names
+// until they write); which of several carrying the same first bytes at the
+// same instant counts first (a server that greets first with the same
+// banner on every connection is such a case); which direction keys a
+// connection when both ends write first at the same instant; and first
+// writes that are themselves random (a TLS ClientHello), which change the
+// key from run to run when it is keyed by content. Addresses and ephemeral
+// ports (from 49152, per host) are otherwise handed out in order. A packet
+// socket has one flow per destination address,
 // "host:port->host:port/udp", with its own stream, so fates to one
 // destination do not depend on datagrams to others — up to MaxFlows
 // destinations per socket; beyond, see MaxFlows.

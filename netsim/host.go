@@ -273,10 +273,15 @@ func (h *Host) dial(ctx context.Context, network, address string) (*Conn, error)
 	if err != nil {
 		return nil, opErr(raddr, wrapSys("connect", err))
 	}
+	// The random streams are keyed without the client's ephemeral port,
+	// which depends on what else the host dialed first, and lazily, at the
+	// first write, so that dials at one instant are told apart by what they
+	// carry rather than by which goroutine dialed first (see
+	// link.Ordinals).
+	lazy := n.dials.Next(fmt.Sprintf("%s->%s:%d", h.name, server.name, port), func(ord uint64) string {
+		return linkName(h, server, cport, dst, ord)
+	})
 	n.mu.Lock()
-	key := dialKey{h.name, dst}
-	n.dials[key]++
-	ord := n.dials[key]
 	fwd := n.profileLocked(h.name, server.name)
 	back := n.profileLocked(server.name, h.name)
 	n.mu.Unlock()
@@ -350,7 +355,7 @@ func (h *Host) dial(ctx context.Context, network, address string) (*Conn, error)
 				}
 				return fail(wrapSys("connect", syscall.ECONNREFUSED))
 			}
-			c, s := n.newPair(h, server, cport, dst, ord)
+			c, s := n.newPair(h, server, cport, dst, lazy)
 			if l.enqueue(s) {
 				if err := waitUntil(time.Now().Add(back.Latency)); err != nil {
 					c.abort()

@@ -103,18 +103,13 @@ type Network struct {
 	conns    map[*Conn]struct{}         // open stream conns (both ends)
 	packets  map[*PacketConn]struct{}
 	lns      map[*Listener]struct{}
-	ghosts   map[*Host][]*Conn  // ends of crashed hosts, revived by Restart
-	dials    map[dialKey]uint64 // per (client host, server address) dial ordinals
-	total    linkTotals         // stats of closed conns and closed packet conns' flows
-	udpTotal PacketStats        // stats of closed packet conns
+	ghosts   map[*Host][]*Conn // ends of crashed hosts, revived by Restart
+	dials    link.Ordinals     // per (client host, server address): dial ordinals and stream keys
+	total    linkTotals        // stats of closed conns and closed packet conns' flows
+	udpTotal PacketStats       // stats of closed packet conns
 }
 
 type pair struct{ from, to string }
-
-type dialKey struct {
-	from string
-	to   netip.AddrPort
-}
 
 // linkTotals sums the stats of closed conns' links.
 type linkTotals struct{ sum link.Stats }
@@ -160,7 +155,6 @@ func New(cfg Config) (*Network, error) {
 		conns:   make(map[*Conn]struct{}),
 		packets: make(map[*PacketConn]struct{}),
 		lns:     make(map[*Listener]struct{}),
-		dials:   make(map[dialKey]uint64),
 	}
 	n.part.Store(&partition{})
 	return n, nil

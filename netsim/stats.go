@@ -73,9 +73,9 @@ func (n *Network) Stats() Stats {
 	for _, c := range conns {
 		s := c.Stats()
 		if c.isClient() {
-			st.Links[c.name] = s
-		} else if _, ok := st.Links[c.name]; !ok {
-			st.Links[c.name] = faultconn.Stats{Out: s.In, In: s.Out}
+			st.Links[c.Name()] = s
+		} else if _, ok := st.Links[c.Name()]; !ok {
+			st.Links[c.Name()] = faultconn.Stats{Out: s.In, In: s.Out}
 		}
 		addDir(&total, s.Out) // each end counts its own Out: every direction once
 	}
@@ -109,8 +109,8 @@ func (n *Network) openConnsLocked() []*Conn {
 		conns = append(conns, c)
 	}
 	sort.Slice(conns, func(i, j int) bool {
-		if conns[i].name != conns[j].name {
-			return conns[i].name < conns[j].name
+		if conns[i].Name() != conns[j].Name() {
+			return conns[i].Name() < conns[j].Name()
 		}
 		return conns[i].isClient() && !conns[j].isClient()
 	})

@@ -55,6 +55,9 @@ type Config struct {
 	Mode   Mode
 	Packet bool // datagrams: never cut, never merged, dropped when the window is full
 	Window int  // bytes in flight plus unread; 0 means DefaultWindow
+	// Lazy, when not nil, keys the random streams and names the link
+	// instead of Key and Name, from the first write (see Ordinals).
+	Lazy *Lazy
 
 	Trace   func(Event)             // called with the link's lock held; nil means no trace
 	Blocked func(at time.Time) bool // a partition: checked for each arrival, with its instant; nil means never
@@ -141,9 +144,20 @@ func New(cfg Config, p Profile) *Link {
 		l.cfg.Mode = Segments
 	}
 	l.mode = modeRules[l.cfg.Mode]
-	l.rng = newStreams(cfg.Seed, cmp.Or(cfg.Key, cfg.Name), cfg.Dir)
-	l.keyed = true
+	if cfg.Lazy == nil {
+		l.rng = newStreams(cfg.Seed, cmp.Or(cfg.Key, cfg.Name), cfg.Dir)
+		l.keyed = true
+	}
 	return l
+}
+
+// keyFrom seeds a lazily keyed link's streams, if they are not yet, from
+// b, a write about to draw. Requires l.mu held.
+func (l *Link) keyFrom(b []byte) {
+	if !l.keyed {
+		l.rng = newStreams(l.cfg.Seed, l.cfg.Lazy.key(b), l.cfg.Dir)
+		l.keyed = true
+	}
 }
 
 // acquire takes mu and catches the link up with the clock.
@@ -162,7 +176,12 @@ func (l *Link) release() {
 }
 
 // Name returns the link's name.
-func (l *Link) Name() string { return l.cfg.Name }
+func (l *Link) Name() string {
+	if l.cfg.Lazy != nil {
+		return l.cfg.Lazy.Name()
+	}
+	return l.cfg.Name
+}
 
 // SetProfile changes the faults; they apply from the next transmission
 // (a retransmission draws its fate under the profile in force when it is
@@ -253,7 +272,7 @@ func (l *Link) trace(s *segment, k Kind) {
 			size = len(*s.buf)
 		}
 	}
-	l.cfg.Trace(Event{Link: l.cfg.Name, Dir: l.cfg.Dir, Seq: seq, Kind: k, Size: size})
+	l.cfg.Trace(Event{Link: l.Name(), Dir: l.cfg.Dir, Seq: seq, Kind: k, Size: size})
 }
 
 func maxTime(a, b time.Time) time.Time {

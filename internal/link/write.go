@@ -45,6 +45,9 @@ func (l *Link) Write(b []byte) (int, error) {
 	if l.wdl.Passed() {
 		return 0, os.ErrDeadlineExceeded
 	}
+	if len(b) > 0 {
+		l.keyFrom(b)
+	}
 	n := 0
 	for n < len(b) {
 		p := l.p
@@ -119,6 +122,7 @@ func (l *Link) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if l.wdl.Passed() {
 		return 0, os.ErrDeadlineExceeded
 	}
+	l.keyFrom(b)
 	p := l.p
 	f := l.draw(&p, len(b))
 	need, dup := l.mode.room(l, f, len(b))
