@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // OpKind is what an operation on a key-value store does. Every key is a
@@ -74,6 +75,11 @@ type Operation struct {
 	Result Result // meaningful only when the operation returned
 	Call   int64  // tick of the invocation, from 1
 	Return int64  // tick of the response; 0 while pending
+	// CalledAt and ReturnedAt are when Call and Return were made, by
+	// package time (the bubble's virtual clock inside one): for drawing
+	// the operation on a timeline. Many operations share one instant;
+	// the ticks, not these, order them. ReturnedAt is zero while pending.
+	CalledAt, ReturnedAt time.Time
 }
 
 // Pending reports whether the operation never returned: its effect may
@@ -180,7 +186,7 @@ func (h *History) Call(client int, input Op) *Pending {
 		h.overflow++
 		return &Pending{}
 	}
-	h.ops = append(h.ops, Operation{Client: client, Op: input, Call: h.clock})
+	h.ops = append(h.ops, Operation{Client: client, Op: input, Call: h.clock, CalledAt: time.Now()})
 	return &Pending{h: h, i: len(h.ops) - 1}
 }
 
@@ -199,6 +205,7 @@ func (p *Pending) Return(output Result) {
 		return
 	}
 	h.ops[p.i].Return = h.clock
+	h.ops[p.i].ReturnedAt = time.Now()
 	h.ops[p.i].Result = output
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -278,14 +279,22 @@ func TestLinearizableOverflow(t *testing.T) {
 }
 
 func TestHistoryReturnOnce(t *testing.T) {
-	var h harness.History
-	p := h.Call(7, get("x"))
-	p.Return(absent)
-	p.Return(val("late")) // ignored
-	ops := h.Operations()
-	require.Len(t, ops, 1)
-	assert.Equal(t, harness.Operation{Client: 7, Op: get("x"), Result: absent, Call: 1, Return: 2}, ops[0])
-	assert.False(t, ops[0].Pending())
+	synctest.Test(t, func(t *testing.T) {
+		var h harness.History
+		start := time.Now()
+		p := h.Call(7, get("x"))
+		time.Sleep(time.Second)
+		p.Return(absent)
+		p.Return(val("late")) // ignored
+		ops := h.Operations()
+		require.Len(t, ops, 1)
+		assert.Equal(t, harness.Operation{Client: 7, Op: get("x"), Result: absent, Call: 1, Return: 2,
+			CalledAt: start, ReturnedAt: start.Add(time.Second)}, ops[0])
+		assert.False(t, ops[0].Pending())
+	})
+}
+
+func TestHistoryNilPending(t *testing.T) {
 	var nilPending *harness.Pending
 	nilPending.Return(done) // no panic
 }
