@@ -158,7 +158,6 @@ type History struct {
 	ops      []Operation // in call order
 	overflow int         // calls not recorded
 	cut      int64       // the tick of the first call not recorded; 0 if none
-	verdict  *verdict    // of the latest check, for WriteHTML
 }
 
 // Pending is the handle of an operation that was called and has not yet

@@ -79,78 +79,87 @@ var ErrInconclusive = errors.New("harness: linearizability check inconclusive")
 // keeps every violation found a real one; but the history was not checked
 // in full, so the check never passes then.
 //
-// CheckLinearizable may run while operations are still being recorded
-// (it checks a snapshot); the verdict is kept for WriteHTML.
+// CheckLinearizable may run while operations are still being recorded:
+// it checks a snapshot, and never changes the History.
 func CheckLinearizable(h *History) error {
 	return CheckLinearizableWith(h, LinearizableOptions{})
 }
 
 // CheckLinearizableWith is CheckLinearizable with bounds.
 func CheckLinearizableWith(h *History, opts LinearizableOptions) error {
-	if opts.MaxStates <= 0 {
-		opts.MaxStates = DefaultMaxStates
-	}
-	if opts.MaxMemory <= 0 {
-		opts.MaxMemory = DefaultMaxMemory
-	}
 	ops, overflow, cut := h.snapshot()
-	byKey := map[string][]Operation{}
+	return checkHistory(ops, overflow, cut, opts)
+}
+
+// checkHistory checks a snapshot of a History.
+func checkHistory(ops []Operation, overflow int, cut int64, opts LinearizableOptions) error {
 	var bad []string
 	for _, o := range ops {
 		if o.Op.Kind < OpGet || o.Op.Kind > OpCAS {
 			bad = append(bad, fmt.Sprintf("%v of client %d at tick %d", o.Op.Kind, o.Client, o.Call))
 		}
-		if cut > 0 && o.Return > cut {
-			o.Return = 0
-		}
-		byKey[o.Op.Key] = append(byKey[o.Op.Key], o)
 	}
 	if len(bad) > 0 {
-		err := fmt.Errorf("harness: linearizability: %d operations of unknown kind: %s", len(bad), strings.Join(bad, ", "))
-		h.setVerdict(len(ops), err, nil)
+		return fmt.Errorf("harness: linearizability: %d operations of unknown kind: %s", len(bad), strings.Join(bad, ", "))
+	}
+	v, err := checkModel(KVModel(), entries(ops), overflow, cut, opts)
+	if len(v.Violations) == 0 {
+		if err != nil {
+			err = fmt.Errorf("%w: %s", ErrInconclusive, strings.Join(kvNotes(v), "; "))
+		}
 		return err
 	}
-	keys := make([]string, 0, len(byKey))
-	for k := range byKey {
-		keys = append(keys, k)
+	checked := operations(v.Entries)
+	e := &LinearizabilityError{Ops: len(ops), Notes: kvNotes(v)}
+	keys := map[string]bool{}
+	for _, o := range ops {
+		keys[o.Op.Key] = true
 	}
-	// Small keys first, so that one hard key cannot eat the budget of
-	// all the easy ones.
-	slices.SortFunc(keys, func(a, b string) int {
-		return cmp.Or(cmp.Compare(len(byKey[a]), len(byKey[b])), cmp.Compare(a, b))
-	})
-	budget := opts.MaxStates
-	var violations []KeyViolation
-	var undecided []string
-	for _, k := range keys {
-		kops := byKey[k]
-		r := linearizeKey(kops, &budget, opts.MaxMemory)
-		switch {
-		case r.undecided != "":
-			undecided = append(undecided, fmt.Sprintf("key %q (%d ops): %s", k, len(kops), r.undecided))
-		case !r.ok:
-			violations = append(violations, KeyViolation{Key: k, Ops: kops, Prefix: r.prefix, Stuck: r.stuck})
+	e.Keys = len(keys)
+	for _, x := range v.Violations {
+		kv := KeyViolation{Key: x.Partition, Prefix: x.Prefix, Stuck: x.Stuck}
+		for _, i := range x.Ops {
+			kv.Ops = append(kv.Ops, checked[i])
 		}
+		e.Violations = append(e.Violations, kv)
 	}
-	slices.Sort(undecided)
-	slices.SortFunc(violations, func(a, b KeyViolation) int { return cmp.Compare(a.Key, b.Key) })
+	return e
+}
+
+// kvNotes are the notes of a key-value check: the keys left undecided and
+// the history's overflow, in History's words.
+func kvNotes(v *Verdict[Op, Result]) []string {
 	var notes []string
-	if len(undecided) > 0 {
-		notes = append(notes, "undecided: "+strings.Join(undecided, "; "))
+	if len(v.Undecided) > 0 {
+		var keys []string
+		for _, u := range v.Undecided {
+			keys = append(keys, "key"+strings.TrimPrefix(u, "partition"))
+		}
+		notes = append(notes, "undecided: "+strings.Join(keys, "; "))
 	}
-	if overflow > 0 {
+	if v.Overflow > 0 {
 		notes = append(notes, fmt.Sprintf("the history overflowed its limit of %d operations: %d calls were not recorded (raise History.Limit); "+
-			"operations that returned after the first of them were checked as pending", len(ops), overflow))
+			"operations that returned after the first of them were checked as pending", len(v.Entries), v.Overflow))
 	}
-	var err error
-	switch {
-	case len(violations) > 0:
-		err = &LinearizabilityError{Violations: violations, Keys: len(keys), Ops: len(ops), Notes: notes}
-	case len(notes) > 0:
-		err = fmt.Errorf("%w: %s", ErrInconclusive, strings.Join(notes, "; "))
+	return notes
+}
+
+// entries and operations convert between History's records and the
+// generic Log's.
+func entries(ops []Operation) []Entry[Op, Result] {
+	es := make([]Entry[Op, Result], len(ops))
+	for i, o := range ops {
+		es[i] = Entry[Op, Result]{Client: o.Client, Input: o.Op, Output: o.Result, Call: o.Call, Return: o.Return, CalledAt: o.CalledAt, ReturnedAt: o.ReturnedAt}
 	}
-	h.setVerdict(len(ops), err, violations)
-	return err
+	return es
+}
+
+func operations(es []Entry[Op, Result]) []Operation {
+	ops := make([]Operation, len(es))
+	for i, e := range es {
+		ops[i] = Operation{Client: e.Client, Op: e.Input, Result: e.Output, Call: e.Call, Return: e.Return, CalledAt: e.CalledAt, ReturnedAt: e.ReturnedAt}
+	}
+	return ops
 }
 
 // LinearizabilityError is the error of a linearizability check that found
@@ -222,11 +231,12 @@ func (v KeyViolation) String() string {
 		}
 	}
 	fmt.Fprintf(&b, "key %q: not linearizable (%d ops, %d pending, %d clients)\n", v.Key, len(v.Ops), pending, len(clients))
-	var st regState
+	var st KVState
 	var order []string
 	pos := map[int]int{}
 	for k, i := range v.Prefix {
-		st, _ = apply(st, &v.Ops[i])
+		o := v.Ops[i]
+		st, _ = kvStep(st, o.Op, o.Result, o.Pending())
 		order = append(order, fmt.Sprintf("#%d", i+1))
 		pos[i] = k + 1
 	}
@@ -234,7 +244,7 @@ func (v KeyViolation) String() string {
 	stuck := v.Ops[v.Stuck]
 	fmt.Fprintf(&b, "  after it the key is %v; #%d (client %d, %v, returned at tick %d) cannot be placed: ",
 		st, v.Stuck+1, stuck.Client, stuck, stuck.Return)
-	if _, ok := apply(st, &stuck); !ok {
+	if _, ok := kvStep(st, stuck.Op, stuck.Result, stuck.Pending()); !ok {
 		fmt.Fprintf(&b, "it would have seen %s\n", expected(st, stuck.Op))
 	} else {
 		b.WriteString("every way to go on from here fails\n")
@@ -274,51 +284,75 @@ func (v KeyViolation) String() string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// regState is the model: one register.
-type regState struct {
-	value string
-	found bool
+// KVState is the state of one key of KVModel: a register, absent or
+// holding Value.
+type KVState struct {
+	Value string
+	Found bool
 }
 
-func (s regState) String() string {
-	if !s.found {
+// String returns "absent" or the quoted value.
+func (s KVState) String() string {
+	if !s.Found {
 		return "absent"
 	}
-	return strconv.Quote(s.value)
+	return strconv.Quote(s.Value)
 }
 
 // hash is FNV-1a over the state.
-func (s regState) hash() uint64 {
+func (s KVState) hash() uint64 {
 	h := uint64(14695981039346656037)
-	for i := 0; i < len(s.value); i++ {
-		h = (h ^ uint64(s.value[i])) * 1099511628211
+	for i := 0; i < len(s.Value); i++ {
+		h = (h ^ uint64(s.Value[i])) * 1099511628211
 	}
-	if s.found {
+	if s.Found {
 		h = (h ^ 0xff) * 1099511628211
 	}
 	return h
 }
 
-// apply returns the state after o, taking effect in state s, and whether
-// o's result (if it returned) agrees with s.
-func apply(s regState, o *Operation) (regState, bool) {
-	pending := o.Pending()
-	switch o.Op.Kind {
+// KVModel is the key-value store of History (see OpKind): every key an
+// independent register that starts absent. CheckLinearizable checks a
+// History against it; with a Log[Op, Result], CheckModel does.
+func KVModel() Model[KVState, Op, Result] {
+	return Model[KVState, Op, Result]{
+		Init:          func() KVState { return KVState{} },
+		Step:          kvStep,
+		Equal:         func(a, b KVState) bool { return a == b },
+		Hash:          KVState.hash,
+		Partition:     func(in Op) string { return in.Key },
+		DescribeState: KVState.String,
+		DescribeOp: func(in Op, out Result, pending bool) string {
+			r := Operation{Op: in, Result: out, Return: 1}
+			if pending {
+				r.Return = 0
+			}
+			return r.String()
+		},
+		Size: func(s KVState) int { return len(s.Value) },
+		skip: needless,
+	}
+}
+
+// kvStep applies in to s, and reports whether out (if it returned)
+// agrees with s.
+func kvStep(s KVState, in Op, out Result, pending bool) (KVState, bool) {
+	switch in.Kind {
 	case OpGet:
-		return s, pending || o.Result.Found == s.found && (!s.found || o.Result.Value == s.value)
+		return s, pending || out.Found == s.Found && (!s.Found || out.Value == s.Value)
 	case OpPut:
-		return regState{o.Op.Value, true}, true
+		return KVState{in.Value, true}, true
 	case OpDelete:
-		return regState{}, true
+		return KVState{}, true
 	case OpAppend:
-		return regState{s.value + o.Op.Value, true}, true
+		return KVState{s.Value + in.Value, true}, true
 	case OpCAS:
-		swap := s.found && s.value == o.Op.Old
-		if !pending && o.Result.OK != swap {
+		swap := s.Found && s.Value == in.Old
+		if !pending && out.OK != swap {
 			return s, false
 		}
 		if swap {
-			return regState{o.Op.Value, true}, true
+			return KVState{in.Value, true}, true
 		}
 		return s, true
 	}
@@ -326,9 +360,9 @@ func apply(s regState, o *Operation) (regState, bool) {
 }
 
 // expected describes the result op would have had in state s.
-func expected(s regState, op Op) string {
+func expected(s KVState, op Op) string {
 	if op.Kind == OpCAS {
-		if s.found && s.value == op.Old {
+		if s.Found && s.Value == op.Old {
 			return "ok"
 		}
 		return "failed"
@@ -360,9 +394,9 @@ func (n *node) unlift() {
 	}
 }
 
-type memoEntry struct {
+type memoEntry[S any] struct {
 	bits []uint64
-	st   regState
+	st   S
 }
 
 type keyResult struct {
@@ -381,8 +415,8 @@ func splitmix64(i uint64) uint64 {
 	return z ^ z>>31
 }
 
-// linearizeKey searches for a linearization of ops, the operations of one
-// key in call order, spending budget.
+// search looks for a linearization of ops, the operations of one
+// partition in call order, under model m, spending budget.
 //
 // The returned operations' call and return events are linked in tick
 // order in one list, the pending operations' calls in another. The
@@ -390,12 +424,15 @@ func splitmix64(i uint64) uint64 {
 // first list, then the pending calls made before that return: pending
 // operations are tried last, as they are rarely needed and always
 // candidates once called.
-func linearizeKey(ops []Operation, budget *int, maxMem int64) keyResult {
+func search[S any, I comparable, O any](m *Model[S, I, O], ops []Entry[I, O], budget *int, maxMem int64) keyResult {
 	type event struct {
 		tick int64
 		n    *node
 	}
-	skip := needless(ops)
+	skip := make([]bool, len(ops))
+	if m.skip != nil {
+		skip = m.skip(ops)
+	}
 	bits := make([]uint64, (len(ops)+63)/64) // the placed operations
 	// twin[i] is the previous pending operation identical to pending
 	// operation i, or -1. Identical pending operations are
@@ -403,14 +440,14 @@ func linearizeKey(ops []Operation, budget *int, maxMem int64) keyResult {
 	// the search places a pending operation only after its twin, which
 	// turns 2^k orders of k retries of one write into k+1.
 	twin := make([]int, len(ops))
-	last := map[Op]int{}
+	last := map[I]int{}
 	for i, o := range ops {
 		twin[i] = -1
 		if o.Pending() && !skip[i] {
-			if j, ok := last[o.Op]; ok {
+			if j, ok := last[o.Input]; ok {
 				twin[i] = j
 			}
-			last[o.Op] = i
+			last[o.Input] = i
 		}
 	}
 	placed := func(i int) bool { return i >= 0 && bits[i/64]&(1<<(i%64)) != 0 }
@@ -449,16 +486,16 @@ func linearizeKey(ops []Operation, budget *int, maxMem int64) keyResult {
 		bits[i/64] ^= 1 << (i % 64)
 		setHash ^= zob[i]
 	}
-	memo := map[uint64][]memoEntry{}
+	memo := map[uint64][]memoEntry[S]{}
 	var mem int64
 	type frame struct {
 		n    *node
-		st   regState // before the frame's operation
-		stop *node    // the first return when a pending operation was placed
+		st   S     // before the frame's operation
+		stop *node // the first return when a pending operation was placed
 	}
 	var stack []frame
 	var best []int
-	var st regState
+	st := m.Init()
 	// The scan: cur walks the first list from head through calls to the
 	// first return (there is one while remaining > 0); then, with stop set
 	// to that return, pcur walks the pending calls made before it.
@@ -508,18 +545,19 @@ func linearizeKey(ops []Operation, budget *int, maxMem int64) keyResult {
 			return keyResult{undecided: "search bound hit (raise LinearizableOptions.MaxStates)", prefix: best}
 		}
 		*budget--
-		next, ok := apply(st, &ops[cand.op])
-		if ok && cand.ret == nil && next == st {
+		o := &ops[cand.op]
+		next, ok := m.Step(st, o.Input, o.Output, o.Pending())
+		if ok && cand.ret == nil && m.Equal(next, st) {
 			// A pending operation without effect here (a failing CAS, a
 			// write of the value already there) is never needed here.
 			ok = false
 		}
 		if ok {
 			toggle(cand.op)
-			h := setHash ^ next.hash()
-			if !seen(memo[h], bits, next) {
-				memo[h] = append(memo[h], memoEntry{slices.Clone(bits), next})
-				mem += int64(8*len(bits)+len(next.value)) + 64
+			h := setHash ^ m.Hash(next)
+			if !seen(m, memo[h], bits, next) {
+				memo[h] = append(memo[h], memoEntry[S]{slices.Clone(bits), next})
+				mem += int64(8*len(bits)+m.Size(next)) + 64
 				if mem > maxMem {
 					return keyResult{undecided: "memory bound hit (raise LinearizableOptions.MaxMemory)", prefix: best}
 				}
@@ -556,20 +594,20 @@ func linearizeKey(ops []Operation, budget *int, maxMem int64) keyResult {
 // returned. A linearization that places such a write w can drop it: the
 // operations between w and the next write would be gets returning w's
 // value, so there are none.
-func needless(ops []Operation) []bool {
+func needless(ops []Entry[Op, Result]) []bool {
 	skip := make([]bool, len(ops))
-	observed := map[regState]bool{}
+	observed := map[KVState]bool{}
 	blind := true
 	for i, o := range ops {
-		switch o.Op.Kind {
+		switch o.Input.Kind {
 		case OpGet:
 			skip[i] = o.Pending()
 			switch {
 			case o.Pending():
-			case o.Result.Found:
-				observed[regState{o.Result.Value, true}] = true
+			case o.Output.Found:
+				observed[KVState{o.Output.Value, true}] = true
 			default:
-				observed[regState{}] = true
+				observed[KVState{}] = true
 			}
 		case OpPut, OpDelete:
 		default:
@@ -580,17 +618,17 @@ func needless(ops []Operation) []bool {
 		return skip
 	}
 	for i, o := range ops {
-		if o.Pending() && o.Op.Kind != OpGet {
-			st, _ := apply(regState{}, &o)
+		if o.Pending() && o.Input.Kind != OpGet {
+			st, _ := kvStep(KVState{}, o.Input, o.Output, true)
 			skip[i] = !observed[st]
 		}
 	}
 	return skip
 }
 
-func seen(bucket []memoEntry, bits []uint64, st regState) bool {
+func seen[S any, I comparable, O any](m *Model[S, I, O], bucket []memoEntry[S], bits []uint64, st S) bool {
 	for _, e := range bucket {
-		if e.st == st && slices.Equal(e.bits, bits) {
+		if slices.Equal(e.bits, bits) && m.Equal(e.st, st) {
 			return true
 		}
 	}
@@ -598,7 +636,7 @@ func seen(bucket []memoEntry, bits []uint64, st regState) bool {
 }
 
 // failed builds the result of a failed search from its longest prefix.
-func failed(ops []Operation, prefix []int) keyResult {
+func failed[I comparable, O any](ops []Entry[I, O], prefix []int) keyResult {
 	in := make([]bool, len(ops))
 	for _, i := range prefix {
 		in[i] = true

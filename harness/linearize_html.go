@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -10,10 +11,9 @@ import (
 	"strings"
 )
 
-// verdict is what the latest linearizability check of a History found,
-// kept for WriteHTML.
+// verdict is what a linearizability check of a History found, for
+// WriteHTML.
 type verdict struct {
-	ops    int             // operations recorded when checked
 	text   string          // "linearizable", or the error
 	bad    bool            // a violation was found
 	fail   map[string]bool // failing keys
@@ -21,12 +21,16 @@ type verdict struct {
 	prefix map[int64]int   // call tick → position in its key's longest linearizable prefix
 }
 
-func (h *History) setVerdict(ops int, err error, violations []KeyViolation) {
-	v := &verdict{ops: ops, text: "linearizable", fail: map[string]bool{}, stuck: map[int64]bool{}, prefix: map[int64]int{}}
+func newVerdict(err error) *verdict {
+	v := &verdict{text: "linearizable", fail: map[string]bool{}, stuck: map[int64]bool{}, prefix: map[int64]int{}}
 	if err != nil {
 		v.text = err.Error()
 	}
-	for _, kv := range violations {
+	var le *LinearizabilityError
+	if !errors.As(err, &le) {
+		return v
+	}
+	for _, kv := range le.Violations {
 		v.bad = true
 		v.fail[kv.Key] = true
 		v.stuck[kv.Ops[kv.Stuck].Call] = true
@@ -34,30 +38,20 @@ func (h *History) setVerdict(ops int, err error, violations []KeyViolation) {
 			v.prefix[kv.Ops[i].Call] = k + 1
 		}
 	}
-	h.mu.Lock()
-	h.verdict = v
-	h.mu.Unlock()
+	return v
 }
 
 // WriteHTML writes a self-contained HTML page that draws the history: per
 // key, one row per client, one bar per operation from its call to its
 // return (to the right edge if pending), with the operation and its
 // result in the bar and everything else in its tooltip. Positions are the
-// ranks of the key's logical ticks, not time. It shows the verdict of the
-// latest CheckLinearizable of h, running CheckLinearizable first if there
-// was none since the last recorded call: the keys that are not
-// linearizable are drawn in red, the operation that could not be placed
-// in solid red.
+// ranks of the key's logical ticks, not time. It checks the operations it
+// draws (a snapshot, as CheckLinearizable does; the History is not
+// changed) and shows the verdict: the keys that are not linearizable are
+// drawn in red, the operation that could not be placed in solid red.
 func (h *History) WriteHTML(w io.Writer) error {
-	h.mu.Lock()
-	stale := h.verdict == nil || h.verdict.ops != len(h.ops)
-	h.mu.Unlock()
-	if stale {
-		CheckLinearizable(h)
-	}
-	h.mu.Lock()
-	ops, v, overflow := slices.Clone(h.ops), h.verdict, h.overflow
-	h.mu.Unlock()
+	ops, overflow, cut := h.snapshot()
+	v := newVerdict(checkHistory(ops, overflow, cut, LinearizableOptions{}))
 	return historyPage.Execute(w, pageData(ops, v, overflow))
 }
 
