@@ -5,7 +5,9 @@
 // the smallest faults that still fail (Check), and offers the checks that
 // matter under pressure: exactly-once effects (Ledger), memory and
 // goroutines that stay bounded as load grows (CheckBounded), and
-// linearizable histories (History, CheckLinearizable).
+// linearizable histories (History and CheckLinearizable for a key-value
+// store; Log, Model and CheckModel for any system, with QueueModel and
+// SetModel provided).
 //
 // # The workflow
 //
