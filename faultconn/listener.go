@@ -72,9 +72,30 @@ type Dialer struct {
 	Base func(ctx context.Context, network, address string) (net.Conn, error)
 
 	ords  link.Ordinals
-	mu    sync.Mutex // guards gate and conns
-	gate  *link.Gate // Partition and Heal; nil until first used
-	conns []*Conn    // open conns, for Partition; closed ones are pruned at each dial
+	mu     sync.Mutex // guards gate, conns and closed
+	gate   *link.Gate // Partition and Heal; nil until first used
+	conns  []*Conn    // open conns, for Partition and Close; closed ones are pruned at each dial
+	closed bool
+}
+
+// Close closes every conn the Dialer dialed that is still open and waits
+// until each is Done: it delivered what Write accepted, or gave up (see
+// Conn.Close). Later dials fail with net.ErrClosed. In a synctest bubble,
+// call it before the bubble's function returns, so that no pump is left
+// delivering when the clock stops.
+func (d *Dialer) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	conns := d.conns
+	d.conns = nil
+	d.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	for _, c := range conns {
+		<-c.Done()
+	}
+	return nil
 }
 
 // Dial dials address and wraps the conn.
@@ -85,15 +106,30 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // DialContext dials address within ctx and wraps the conn; it is the method
 // to hand to http.Transport.DialContext.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	if err := d.Config.Validate(); err != nil {
-		return nil, err
-	}
-	base := d.Config.name("dial")
-	lazy := d.ords.Next(base, ordName(base))
 	dial := d.Base
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
+	fc, err := d.dialWith(ctx, network, address, dial)
+	if err != nil {
+		return nil, err
+	}
+	return fc, nil
+}
+
+// dialWith dials address with dial and wraps the conn.
+func (d *Dialer) dialWith(ctx context.Context, network, address string, dial func(ctx context.Context, network, address string) (net.Conn, error)) (*Conn, error) {
+	if err := d.Config.Validate(); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: net.ErrClosed}
+	}
+	base := d.Config.name("dial")
+	lazy := d.ords.Next(base, ordName(base))
 	c, err := dial(ctx, network, address)
 	if err != nil {
 		return nil, err
@@ -103,7 +139,20 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	}
 	fc := wrap(c, d.Config, "", lazy, d.gateOnce())
 	d.mu.Lock()
-	d.conns = slices.DeleteFunc(d.conns, func(c *Conn) bool { return c.closed.Load() })
+	if d.closed { // Close ran while this dial was under way
+		d.mu.Unlock()
+		fc.Close()
+		<-fc.Done()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: net.ErrClosed}
+	}
+	d.conns = slices.DeleteFunc(d.conns, func(c *Conn) bool {
+		select {
+		case <-c.Done():
+			return true
+		default:
+			return false
+		}
+	})
 	d.conns = append(d.conns, fc)
 	d.mu.Unlock()
 	return fc, nil
