@@ -71,7 +71,7 @@ type Dialer struct {
 	// the dial fail with an error saying so.
 	Base func(ctx context.Context, network, address string) (net.Conn, error)
 
-	ords  link.Ordinals
+	ords   link.Ordinals
 	mu     sync.Mutex // guards gate, conns and closed
 	gate   *link.Gate // Partition and Heal; nil until first used
 	conns  []*Conn    // open conns, for Partition and Close; closed ones are pruned at each dial
