@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -24,8 +26,7 @@ type Ledger struct {
 
 	mu       sync.Mutex // guards the fields below
 	entries  map[string]*entry
-	order    []string // keys in first-seen order, for stable reports
-	overflow int      // records of keys beyond Limit
+	overflow int // records of keys beyond Limit
 }
 
 // DefaultLedgerLimit is the number of keys a Ledger records when its Limit
@@ -51,7 +52,6 @@ func (l *Ledger) get(key string) *entry {
 		}
 		e = &entry{}
 		l.entries[key] = e
-		l.order = append(l.order, key)
 	}
 	return e
 }
@@ -135,7 +135,8 @@ func (l *Ledger) Counts() LedgerCounts {
 }
 
 // Check balances the books. It returns nil, or one error listing every
-// violation with its key:
+// violation with its key, keys in sorted order (the same on every replay,
+// however the clients were scheduled):
 //
 //   - applied more than once (a retry was carried out twice);
 //   - acknowledged but never applied (the client was lied to);
@@ -155,8 +156,10 @@ func (l *Ledger) Check() error {
 	if l.overflow > 0 {
 		errs = append(errs, fmt.Errorf("%d records of keys beyond the ledger's Limit of %d were not kept", l.overflow, cmp.Or(l.Limit, DefaultLedgerLimit)))
 	}
-	keys := l.order
-	for _, k := range keys {
+	// Keys in sorted order: the order they were first seen in is the
+	// scheduler's when clients run in parallel, and a report must read
+	// the same on every replay.
+	for _, k := range slices.Sorted(maps.Keys(l.entries)) {
 		e := l.entries[k]
 		if e.applied > 1 {
 			errs = append(errs, fmt.Errorf("key %q applied %d times (want at most once)", k, e.applied))
