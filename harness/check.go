@@ -262,13 +262,25 @@ func CheckWith(t *testing.T, opts Options, body func(t *T)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr, err := newCaseRunner(t, opts.Stall)
+	c, err := campaignSettings()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cr.close()
-	opts.run = cr
-	rapid.Check(t, func(rt *rapid.T) { cr.syncTest(rt, opts, body) })
+	check := func(t *testing.T) {
+		cr, err := newCaseRunner(t, opts.Stall)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cr.close()
+		opts := opts
+		opts.run = cr
+		rapid.Check(t, func(rt *rapid.T) { cr.syncTest(rt, opts, body) })
+	}
+	if c.active {
+		runCampaign(t, c, check)
+		return
+	}
+	check(t)
 }
 
 // runCase draws one case and runs body on it. It runs inside the bubble.

@@ -80,6 +80,14 @@
 // there, as text and JSON lines; -headwind.stall (HEADWIND_STALL) is the
 // stall watchdog's bound (default DefaultStall, 0 turns it off).
 //
+// Campaigns split one Check search over many runners:
+// -headwind.shard=i/n (HEADWIND_SHARD) runs the cases k with k mod n = i
+// of the campaign -headwind.campaign (HEADWIND_CAMPAIGN, a seed every
+// shard shares), -headwind.cases (HEADWIND_CASES) bounds the campaign and
+// -headwind.budget (HEADWIND_BUDGET) the real time a shard spends. Case k
+// has its own rapid seed, a function of the campaign seed and k, and runs
+// as the subtest "case=k"; Fuzz's seed inputs become the shard's cases.
+//
 // # Hangs
 //
 // Inside a bubble the virtual clock only advances when every goroutine

@@ -53,14 +53,30 @@ func FuzzWith(f *testing.F, opts Options, body func(t *T)) {
 	}
 	// Seeds: a perfect network with no nemesis (all-zero draws), and a few
 	// inputs long enough to draw faults and a schedule.
-	f.Add(make([]byte, 4096))
-	r := rand.New(rand.NewPCG(1, 2))
-	for range 4 {
-		b := make([]byte, 4096)
-		for i := range b {
-			b[i] = byte(r.Uint32())
+	c, err := campaignSettings()
+	if err != nil {
+		f.Fatal(err)
+	}
+	if c.active {
+		// A campaign's share: this shard's cases as inputs (see
+		// -headwind.shard), disjoint from every other shard's.
+		cases := c.cases
+		if cases == 0 {
+			cases = 100 * c.n
 		}
-		f.Add(b)
+		for k := c.i; k < cases; k += c.n {
+			f.Add(randomInput(c.caseSeed(k)))
+		}
+	} else {
+		f.Add(make([]byte, 4096))
+		r := rand.New(rand.NewPCG(1, 2))
+		for range 4 {
+			b := make([]byte, 4096)
+			for i := range b {
+				b[i] = byte(r.Uint32())
+			}
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cr, err := newCaseRunner(t, opts.Stall)
@@ -73,6 +89,17 @@ func FuzzWith(f *testing.F, opts Options, body func(t *T)) {
 		opts.run = cr
 		rapid.MakeFuzz(func(rt *rapid.T) { cr.syncTest(rt, opts, body) })(t, data)
 	})
+}
+
+// randomInput is 4 KiB drawn from seed: enough draws for faults and a
+// schedule.
+func randomInput(seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 2))
+	b := make([]byte, 4096)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
 }
 
 // AddFailfiles adds the rapid failfiles that match pattern (for example
