@@ -33,6 +33,7 @@ type T struct {
 	Schedule Schedule
 
 	opts    Options
+	life    hostLife // the services of the case's hosts (hostlife.go)
 	healed  chan struct{}
 	nemDone chan struct{}
 	// replay is set when the case is the harness's replay of a failing
@@ -299,6 +300,7 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 		rt.Fatalf("harness: %v", err)
 	}
 	ht.Net, ht.Trace = n, tr
+	ht.life.began = time.Now()
 	opts.run.enter(ht)
 	go ht.nemesis()
 	defer func() {
@@ -307,6 +309,7 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 			after(ht)
 		}
 		time.Sleep(opts.WindDown)
+		ht.stopServices()
 		failed := r != nil || ht.Failed()
 		var dump string
 		if failed {

@@ -71,6 +71,60 @@
 // suite under faults without changing a line (the environment, because
 // the flags exist only in packages that import harness).
 //
+// # Services that crash and restart
+//
+// A property registers how each host's service starts, and the harness
+// can then crash it and start it again with its memory gone:
+//
+//	t.Service("db", harness.Service{
+//		Start: func(ctx context.Context, h *netsim.Host, s *harness.Store) error {
+//			srv := newServer(s) // fresh memory; durable state read from s
+//			ln, err := h.Listen("tcp", ":80")
+//			if err != nil {
+//				return err
+//			}
+//			go srv.Serve(ln)
+//			<-ctx.Done()
+//			return srv.Close() // return once every goroutine has
+//		},
+//	})
+//	go func() { // at drawn instants
+//		time.Sleep(crashAt)
+//		t.Crash("db")
+//		time.Sleep(downtime)
+//		t.Restart("db")
+//	}()
+//
+// T.Service starts the service at once, Start in a goroutine of its own.
+// T.Crash powers the host off in the network (see netsim.Network.Crash:
+// nothing more leaves it, its sockets vanish), crashes its Store, then
+// cancels the service's context and waits for Start to return. Because
+// the network and the store go first, nothing the service does on its
+// way out (a goodbye message, a last Sync) has any effect, as with a
+// real crash. A Start that has not returned within Service.StopTimeout of
+// virtual time (DefaultStopTimeout, 5s) fails the case with an error
+// naming the host, and the host is not restarted: its goroutines could
+// otherwise write into the next incarnation. T.Restart boots a new
+// incarnation of the host and calls Start again, with a new context and
+// the Store reopened. At the end of the case, after Options.WindDown and
+// before the network closes, the harness cancels every service and waits
+// for each within its StopTimeout, the same way. An error Start returns
+// before its context is done, or a panic in it, fails the case. T.Crash,
+// T.Restart, T.Pause and T.Resume log what they did in the case's report
+// ("nemesis did: at 1.2s crash db (store: 3 unsynced records, 1 kept,
+// loss 0.5); at 2s restart db (boot 2, store: 7 records)").
+//
+// A Store is an append-only log of records with an explicit Sync, like a
+// write-ahead log with fsync. At a crash, what was synced survives; of
+// the records appended since the last Sync, the newest ⌈Loss·n⌉ are
+// lost: none (a process crash), all (a power cut before write-back) or a
+// fraction between, a third of the time each, drawn from the case's
+// network seed, the host and the crash's number, so a case replays it.
+// T.CrashLosing takes the Loss instead, for a nemesis step that draws it
+// with rapid. A Store from before a crash fails every call with
+// ErrCrashed. T.Store returns a host's current store, for the property to
+// read the durable state (after a last crash, say).
+//
 // # Flags
 //
 // -headwind.seed (HEADWIND_SEED) fixes the seed of Run's network;
@@ -149,7 +203,12 @@
 //
 // # Limits
 //
-// A network's trace keeps the newest TraceLimit events. Check runs at most
+// A network's trace keeps the newest TraceLimit events. A host's Store
+// holds at most Service.MaxRecords records (DefaultMaxRecords, 16384; at
+// most MaxStoreRecords) of at most Service.MaxBytes bytes in all
+// (DefaultMaxBytes, 4 MiB; at most MaxStoreBytes); an Append beyond is
+// refused with an error naming the limit. A service has
+// Service.StopTimeout of virtual time to stop. Check runs at most
 // Options.MaxSteps nemesis steps per case, over at most MaxDuration (a
 // day) of virtual time. CheckBounded forces a garbage
 // collection at every sample, so sample coarsely; memory and goroutines
@@ -163,6 +222,8 @@
 // (Run, Check, CheckBounded). Invalid flags fail the test with an error
 // naming the flag and the value. Options, Bound fields and Ledger.Limit
 // out of their ranges are errors naming the field, the value and the
-// range, from the function that takes them. A stalled bubble panics with
+// range, from the function that takes them; so is an invalid Service,
+// from T.Service. A service that does not stop in time, returns an error
+// before it is stopped or panics fails the case, naming its host. A stalled bubble panics with
 // its diagnosis (see Hangs).
 package harness

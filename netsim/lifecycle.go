@@ -27,7 +27,7 @@ import (
 // The goroutines of the service that ran on the host are not stopped:
 // they see their calls fail, as the code after a crash would never run
 // at all. (harness's services, which register how a host's service
-// starts, are cancelled before their host crashes.) Like Partition, the
+// starts, are cancelled right after their host crashes, and waited for.) Like Partition, the
 // silence applies to what arrives after this instant. Crashing a crashed
 // host does nothing. An unknown host is an error.
 func (n *Network) Crash(host string) error {

@@ -26,6 +26,8 @@ const (
 	codeConflict = "conflict"
 	codeSkew     = "skew"
 	codeBad      = "bad"
+	// codeUnavailable: the journal did not take the request.
+	codeUnavailable = "unavailable"
 )
 
 // Serial is a request's serial number, like the pre-printed number on a
@@ -145,16 +147,21 @@ var (
 	// ErrBadRequest: the server could not parse the request, or a charge
 	// would overflow the account's total. It was not applied.
 	ErrBadRequest = errors.New("kv: bad request")
+	// ErrUnavailable: the server's Journal failed to take the request
+	// (it is full, or the server's host crashed). Its outcome is unknown
+	// only if the journal kept it although its Sync failed; retry with
+	// the same serial to know.
+	ErrUnavailable = errors.New("kv: journal unavailable")
 )
 
-var codeErrs = map[string]error{codeExpired: ErrExpired, codeConflict: ErrConflict, codeSkew: ErrSkew, codeBad: ErrBadRequest}
+var codeErrs = map[string]error{codeExpired: ErrExpired, codeConflict: ErrConflict, codeSkew: ErrSkew, codeBad: ErrBadRequest, codeUnavailable: ErrUnavailable}
 
 // RefusedError is the error of a request the server answered with ERR.
-// It matches ErrExpired, ErrConflict, ErrSkew or ErrBadRequest by its
-// Code. A client does not retry a refused request.
+// It matches ErrExpired, ErrConflict, ErrSkew, ErrBadRequest or
+// ErrUnavailable by its Code. A client does not retry a refused request.
 type RefusedError struct {
 	Op     string // the request's verb and serial ID, e.g. "CHARGE pos1-7"
-	Code   string // "expired", "conflict", "skew" or "bad"
+	Code   string // "expired", "conflict", "skew", "bad" or "unavailable"
 	Reason string // the server's explanation
 }
 

@@ -57,6 +57,18 @@ type Config struct {
 	// retries included. It makes the buggy twin that charges a retried
 	// payment twice, which the tests must catch; never set it otherwise.
 	NoDedupe bool
+	// Journal, if not nil, makes the server durable: every PUT and CHARGE
+	// is written to it and synced before the server applies it and
+	// answers, and NewServer reads it back (see Journal). A request the
+	// journal fails to take is answered "ERR <id> unavailable". Without a
+	// Journal, a restarted server has forgotten everything.
+	Journal Journal
+	// ForgetSerials makes the buggy twin of a durable server: it reloads
+	// the values and balances from the Journal but not the serials, so its
+	// dedupe table lives in memory only, and a retry that reaches it after
+	// a restart is applied again. The tests must catch it; never set it
+	// otherwise.
+	ForgetSerials bool
 	// OnApply, if not nil, is called with the serial's ID each time the
 	// server carries out a PUT or a CHARGE, with the server's lock held
 	// (it must not call the Server). Tests feed a harness.Ledger with it.
@@ -144,8 +156,9 @@ type Stats struct {
 	Horizon   time.Time // the latest date forgotten; zero if none
 }
 
-// NewServer returns a server with an empty store and dedupe table. It
-// fails, naming the field, when cfg is invalid.
+// NewServer returns a server with an empty store and dedupe table, or,
+// with a Config.Journal, the state the journal records. It fails, naming
+// the field, when cfg is invalid, and when the journal cannot be read.
 func NewServer(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -162,6 +175,11 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if !cfg.NoDedupe {
 		s.table = newDedupe(cfg.Capacity, cfg.Expiry)
+	}
+	if cfg.Journal != nil {
+		if err := s.load(); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -309,16 +327,27 @@ func (s *Server) Exec(line string) string {
 	var answer string
 	switch r.verb {
 	case verbPut:
-		s.values[r.key] = r.value
 		answer = "OK " + r.id
 	case verbCharge:
 		b := s.balances[r.key]
 		if b > math.MaxInt64-r.cents {
 			return errLine(r.id, codeBad, "the account's total would overflow")
 		}
-		s.balances[r.key] = b + r.cents
 		answer = fmt.Sprintf("OK %s %d", r.id, b+r.cents)
 	}
+	if j := s.cfg.Journal; j != nil {
+		// Durable before it is applied or answered: a crash from here on
+		// either keeps the record, and the restarted server answers a
+		// retry from it, or loses it, and the request was never applied.
+		err := j.Append(encodeJournal(now, line, answer))
+		if err == nil {
+			err = j.Sync()
+		}
+		if err != nil {
+			return errLine(r.id, codeUnavailable, "the journal failed: "+err.Error())
+		}
+	}
+	s.apply(r)
 	s.stats.Applied++
 	if s.cfg.OnApply != nil {
 		s.cfg.OnApply(r.id)
@@ -327,6 +356,17 @@ func (s *Server) Exec(line string) string {
 		s.table.add(&entry{id: r.id, date: r.date, added: now, request: line, response: answer})
 	}
 	return answer
+}
+
+// apply carries out a PUT or a CHARGE on the server's state; s.mu is held
+// (or the server is not yet shared).
+func (s *Server) apply(r request) {
+	switch r.verb {
+	case verbPut:
+		s.values[r.key] = r.value
+	case verbCharge:
+		s.balances[r.key] += r.cents
+	}
 }
 
 // Balance returns the total charged to account so far.
