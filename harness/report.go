@@ -3,6 +3,7 @@ package harness
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/headwind-go/headwind/faultconn"
@@ -81,8 +82,12 @@ func caseJSON(ht *T) string {
 	for _, st := range ht.Schedule.Steps {
 		c.Steps = append(c.Steps, step{AtNS: int64(st.At), Step: st.Step.String()})
 	}
-	b, _ := json.Marshal(c)
-	return string(b)
+	// Not HTML-escaped: steps read "degrade #0->#1 …", not "-\u003e".
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(c)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // swarmJSON is the families a case's swarm enabled; the exact line has

@@ -72,7 +72,11 @@ func drawSwarm(rt *rapid.T, opts Options) (Options, [MaxFaults]bool, swarm) {
 		if opts.MaxSteps < 0 {
 			break // no nemesis
 		}
-		on := opts.NoSwarm || rapid.Bool().Draw(rt, "swarm: slot")
+		label := "swarm: " + f.Name
+		if f.Name == "" {
+			label = "swarm: free slot"
+		}
+		on := opts.NoSwarm || rapid.Bool().Draw(rt, label)
 		if f.Name != "" && on {
 			enabled[i] = true
 			sw.nemesis = append(sw.nemesis, f.Name)
