@@ -266,11 +266,11 @@ func (o Options) withDefaults() (Options, error) {
 
 // Check checks a property over generated bad networks: it runs body as a
 // rapid property, each case in its own testing/synctest bubble with its
-// own netsim.Network, whose seed, default profile (within the profile of
-// -headwind.faults if given, else DefaultFaults) and nemesis schedule (partitions, heals, isolations, link degradations
-// and resets of live connections, over 10s of virtual time) are drawn by
-// rapid, so a failing case shrinks to the smallest faults and the
-// shortest schedule that still fail. The failure output gives rapid's
+// own netsim.Network, whose seed, fault families (swarm testing), default
+// profile (within the profile of -headwind.faults if given, else
+// DefaultFaults) and nemesis schedule (steps of DefaultNemesis over 10s
+// of virtual time) are drawn by rapid, so a failing case shrinks to the
+// smallest faults and the shortest schedule that still fail. The failure output gives rapid's
 // replay command (-rapid.seed or a failfile), the decoded faults and
 // schedule in readable form, and whether the case replays: the harness
 // runs it once more and compares the traces (see the package
