@@ -35,8 +35,8 @@
 // -rapid.checks) runs in its own synctest bubble with a fresh network whose
 // seed, default profile (within DefaultFaults, or Options.Faults) and
 // nemesis schedule (partitions, isolations, degraded links, resets of
-// live connections, paused hosts and reject-mode partitions over 10s,
-// then a heal; see Nemesis) are drawn by rapid, from the fault families
+// live connections and reject-mode partitions over 10s, then a heal; see
+// Nemesis) are drawn by rapid, from the fault families
 // the case's swarm enabled (see Swarm).
 //
 // Read the failure. rapid shrinks the failing case (fewer nemesis steps,
@@ -81,10 +81,13 @@
 // Options.Nemesis. The built-ins (Builtins, one short file each,
 // nemesis_*.go) are partition, isolate, degrade, reset, heal, crash,
 // restart, pause, resume and mode (partitions drop or reject dials).
-// DefaultNemesis, drawn when Options.Nemesis is empty, is all but crash
-// and restart: a crashed host's service stays dead unless the property
-// restarts it, and a property that checks liveness after the heal would
-// fail for that alone. Steps name hosts by index into the network's
+// DefaultNemesis, drawn when Options.Nemesis is empty, is all but crash,
+// restart, pause and resume: a crashed host's service stays dead unless
+// the property restarts it, and a property that checks liveness after
+// the heal would fail for that alone; and a resume releases what a pause
+// held on all the host's connections at one instant, whose handling
+// order is the Go scheduler's, so a case may not replay (see
+// DefaultNemesis). Steps name hosts by index into the network's
 // hosts sorted by name, modulo their number, so a schedule means the
 // same on every replay; the report names them.
 //

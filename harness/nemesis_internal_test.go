@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
@@ -145,4 +146,50 @@ func TestNemesisOptionsAreValidated(t *testing.T) {
 	}
 	_, err := Options{Nemesis: append(Builtins(), mine(6)...)}.withDefaults()
 	require.NoError(t, err, "ten built-ins and six of the user's fit")
+}
+
+// TestLifecycleStepsAndFinalHeal: under every built-in, a crash step
+// leaves its host down and a pause step its host paused, a restart step
+// brings one host back up, and the final heal leaves every host up and
+// running.
+func TestLifecycleStepsAndFinalHeal(t *testing.T) {
+	CheckWith(t, Options{Nemesis: Builtins(), NoSwarm: true}, func(t *T) {
+		for _, h := range []string{"a", "b", "c"} {
+			t.Net.Host(h)
+		}
+		hosts := t.Net.Hosts()
+		down := func() (n int) {
+			for _, h := range hosts {
+				if !t.Net.Up(h) {
+					n++
+				}
+			}
+			return n
+		}
+		start := time.Now()
+		steps := t.Schedule.Steps
+		for i, st := range steps {
+			if i+1 < len(steps) && steps[i+1].At == st.At || i > 0 && steps[i-1].At == st.At || st.At == t.Schedule.End {
+				continue // steps of one instant: checked together at the heal
+			}
+			time.Sleep(time.Until(start.Add(st.At - 1)))
+			before := down()
+			time.Sleep(2)
+			switch s := st.Step.(type) {
+			case crashStep:
+				require.False(t, t.Net.Up(pick(hosts, s.host, 1)), "after %v", st.Step)
+			case pauseStep:
+				if h := pick(hosts, s.host, 1); t.Net.Up(h) {
+					require.True(t, t.Net.Paused(h), "after %v", st.Step)
+				}
+			case restartStep:
+				require.Equal(t, max(before-1, 0), down(), "after %v", st.Step)
+			}
+		}
+		<-t.Healed()
+		for _, h := range hosts {
+			require.True(t, t.Net.Up(h), "%s after the heal", h)
+			require.False(t, t.Net.Paused(h), "%s after the heal", h)
+		}
+	})
 }
