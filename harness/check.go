@@ -3,7 +3,6 @@ package harness
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +30,8 @@ type T struct {
 	Faults faultconn.Profile
 	// Schedule is the nemesis schedule drawn for the case.
 	Schedule Schedule
+
+	swarm swarm // the fault families the case enabled
 
 	opts    Options
 	life    hostLife // the services of the case's hosts (hostlife.go)
@@ -166,6 +167,18 @@ type Options struct {
 	// MaxSteps is the most nemesis steps per case; zero means 6, and a
 	// negative value turns the nemesis off.
 	MaxSteps int
+	// Nemesis lists the faults the schedule's steps are drawn from, the
+	// built-ins (Builtins) and faults of your own, at most MaxFaults;
+	// empty means DefaultNemesis(). Keep your own faults in the same
+	// order, adding new ones at the end, and saved cases keep their
+	// meaning (see the package documentation's Nemesis section).
+	Nemesis []Fault
+	// NoSwarm turns swarm testing off: every case may then draw every
+	// fault family of the profile and every fault of Nemesis. By default
+	// each case first draws which of them are enabled at all, each with
+	// probability one half (see the package documentation's Swarm
+	// section).
+	NoSwarm bool
 	// WindDown is virtual time the system gets, after the property
 	// returns, to finish what it was doing (goroutines that end on their
 	// own timers) before the network closes. Zero closes it at once.
@@ -179,7 +192,11 @@ type Options struct {
 	// the watchdog off.
 	Stall time.Duration
 
-	run *caseRunner // per Check call: the watchdog and how the last case ended
+	run   *caseRunner      // per Check call: the watchdog and how the last case ended
+	slots [MaxFaults]Fault // Nemesis in its slots; a free slot has no Name
+	// offsetLatency is set when the case's swarm turned latency off:
+	// drawn profiles then have latencyOffset as their latency.
+	offsetLatency bool
 }
 
 // DefaultFaults bounds the faults Check draws when Options.Faults is zero:
@@ -223,7 +240,15 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxSteps == 0 {
 		o.MaxSteps = 6
 	}
+	if len(o.Nemesis) == 0 {
+		o.Nemesis = DefaultNemesis()
+	}
 	var errs []error
+	slots, err := nemesisSlots(o.Nemesis)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	o.slots = slots
 	if err := o.Faults.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -242,11 +267,11 @@ func (o Options) withDefaults() (Options, error) {
 
 // Check checks a property over generated bad networks: it runs body as a
 // rapid property, each case in its own testing/synctest bubble with its
-// own netsim.Network, whose seed, default profile (within the profile of
-// -headwind.faults if given, else DefaultFaults) and nemesis schedule (partitions, heals, isolations, link degradations
-// and resets of live connections, over 10s of virtual time) are drawn by
-// rapid, so a failing case shrinks to the smallest faults and the
-// shortest schedule that still fail. The failure output gives rapid's
+// own netsim.Network, whose seed, fault families (swarm testing), default
+// profile (within the profile of -headwind.faults if given, else
+// DefaultFaults) and nemesis schedule (steps of DefaultNemesis over 10s
+// of virtual time) are drawn by rapid, so a failing case shrinks to the
+// smallest faults and the shortest schedule that still fail. The failure output gives rapid's
 // replay command (-rapid.seed or a failfile), the decoded faults and
 // schedule in readable form, and whether the case replays: the harness
 // runs it once more and compares the traces (see the package
@@ -333,6 +358,7 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 		// schedule's indices resolve to; rapid shows them for the
 		// failing case only.
 		rt.Logf("headwind: case faults: %s", humanProfile(ht.Faults, true))
+		rt.Logf("headwind: case swarm: %s", ht.swarm)
 		rt.Logf("headwind: case schedule: %s", ht.Schedule.describe(n.Hosts()))
 		rt.Logf("headwind: case exact: %s", caseJSON(ht))
 		if len(left) > 0 {
@@ -350,6 +376,7 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 				return failureReport(
 					fmt.Sprintf("headwind: FAILED case (network seed %d, one of the case's draws: replay the case, not the seed)", ht.Seed),
 					rt.Name()+"-check", humanProfile(ht.Faults, true), n, tr, append(extra,
+						"swarm: "+ht.swarm.String(),
 						"schedule: "+schedule,
 						"nemesis did: "+nemesis,
 						"network when it failed:\n    "+strings.ReplaceAll(dump, "\n", "\n    "),
@@ -371,8 +398,10 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 func drawCase(rt *rapid.T, opts Options) *T {
 	ht := &T{T: rt, opts: opts, healed: make(chan struct{}), nemDone: make(chan struct{})}
 	ht.Seed = rapid.Uint64().Draw(rt, "seed")
-	ht.Faults = DrawProfile(rt, opts.Faults)
-	ht.Schedule = drawSchedule(rt, opts)
+	opts, enabled, sw := drawSwarm(rt, opts)
+	ht.swarm = sw
+	ht.Faults = drawLinkProfile(rt, opts)
+	ht.Schedule = drawSchedule(rt, opts, enabled)
 	return ht
 }
 
@@ -441,207 +470,18 @@ func DrawProfile(rt *rapid.T, bound faultconn.Profile) faultconn.Profile {
 	return p
 }
 
-// StepKind is what a nemesis step does.
-type StepKind int
-
-const (
-	// StepPartition splits the hosts in two groups by a drawn mask.
-	StepPartition StepKind = iota
-	// StepIsolate cuts one host off from all others.
-	StepIsolate
-	// StepDegrade sets the profile of one direction between two hosts.
-	StepDegrade
-	// StepReset resets every live connection between two hosts.
-	StepReset
-	// StepHeal ends partitions and isolations.
-	StepHeal
-)
-
-var stepNames = [...]string{"partition", "isolate", "degrade", "reset", "heal"}
-
-// String returns the step's name: "partition", "isolate", "degrade",
-// "reset" or "heal".
-func (k StepKind) String() string {
-	if k >= 0 && int(k) < len(stepNames) {
-		return stepNames[k]
+// drawLinkProfile is DrawProfile within opts.Faults, the case's bound:
+// when the swarm turned latency off, the latency is latencyOffset, not
+// zero, which would put arrivals on the round instants of the writes.
+func drawLinkProfile(rt *rapid.T, opts Options) faultconn.Profile {
+	p := DrawProfile(rt, opts.Faults)
+	if opts.offsetLatency {
+		p.Latency = latencyOffset
 	}
-	return fmt.Sprintf("StepKind(%d)", int(k))
+	return p
 }
-
-// Offset is added to the instant of every nemesis step, which are whole
-// milliseconds otherwise (drawn latencies get 1009ns). Events at the same
-// virtual instant run in an order the Go scheduler chooses; the odd offset
-// keeps the nemesis and the arrivals off the round instants of the
-// system's own timers (timeouts, backoffs, retransmissions), so that a
-// case replays the same way every time.
-const Offset = 777 * time.Nanosecond
 
 // latencyOffset is added to every drawn Latency: like Offset it keeps
 // arrivals off round instants, and being a different, prime number of
 // nanoseconds it keeps them off the nemesis's instants too.
 const latencyOffset = 1009 * time.Nanosecond
-
-// Step is one nemesis action. Hosts are chosen when the step runs, from
-// the network's hosts sorted by name (the body creates them), by index
-// modulo their number, so a schedule means the same thing on every replay.
-type Step struct {
-	At      time.Duration     // since the case began
-	Kind    StepKind          // what the step does
-	Mask    uint64            // StepPartition: bit i set puts host i in the first group
-	A, B    int               // host indices for isolate, degrade, reset
-	Profile faultconn.Profile // StepDegrade
-}
-
-// Schedule is a nemesis schedule: steps in time order, then a final heal.
-type Schedule struct {
-	Steps []Step        // in time order
-	End   time.Duration // when everything is healed
-}
-
-// String describes the schedule in the order its steps run, with host
-// indices (they are resolved against the hosts when the steps run) and
-// exact instants; failure reports show it with host names and rounded.
-func (s Schedule) String() string {
-	if len(s.Steps) == 0 {
-		return "no nemesis"
-	}
-	var parts []string
-	for _, st := range s.Steps {
-		d := fmt.Sprintf("at %v %v", st.At, st.Kind)
-		switch st.Kind {
-		case StepPartition:
-			d += fmt.Sprintf(" mask %#b", st.Mask)
-		case StepIsolate:
-			d += fmt.Sprintf(" host #%d", st.A)
-		case StepDegrade:
-			d += fmt.Sprintf(" #%d->#%d %v", st.A, st.B, st.Profile)
-		case StepReset:
-			d += fmt.Sprintf(" #%d<->#%d", st.A, st.B)
-		}
-		parts = append(parts, d)
-	}
-	return strings.Join(parts, "; ") + fmt.Sprintf("; at %v heal all", s.End)
-}
-
-func drawSchedule(rt *rapid.T, opts Options) Schedule {
-	s := Schedule{End: opts.Duration + Offset}
-	if opts.MaxSteps < 0 {
-		return s
-	}
-	step := rapid.Custom(func(rt *rapid.T) Step {
-		ms := rapid.Int64Range(0, int64(opts.Duration/time.Millisecond)).Draw(rt, "at (ms)")
-		st := Step{
-			At:   time.Duration(ms)*time.Millisecond + Offset,
-			Kind: StepKind(rapid.IntRange(0, int(StepHeal)).Draw(rt, "kind")),
-		}
-		switch st.Kind {
-		case StepPartition:
-			st.Mask = rapid.Uint64().Draw(rt, "mask")
-		case StepIsolate:
-			st.A = rapid.IntRange(0, 63).Draw(rt, "host")
-		case StepDegrade, StepReset:
-			st.A = rapid.IntRange(0, 63).Draw(rt, "from")
-			st.B = rapid.IntRange(0, 63).Draw(rt, "to")
-			if st.Kind == StepDegrade {
-				st.Profile = DrawProfile(rt, opts.Faults)
-			}
-		}
-		return st
-	})
-	// A slice shrinks by dropping any step, not only the last drawn.
-	s.Steps = rapid.SliceOfN(step, 0, opts.MaxSteps).Draw(rt, "nemesis")
-	sort.SliceStable(s.Steps, func(i, j int) bool { return s.Steps[i].At < s.Steps[j].At })
-	return s
-}
-
-// Healed returns a channel closed when the nemesis has run its schedule and
-// healed everything: wait on it before checking that the system recovered.
-func (t *T) Healed() <-chan struct{} { return t.healed }
-
-// nemesis runs the schedule on virtual time until its end or until the
-// network closes.
-func (t *T) nemesis() {
-	defer close(t.nemDone)
-	start := time.Now()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	wait := func(at time.Duration) bool {
-		timer.Reset(time.Until(start.Add(at)))
-		select {
-		case <-timer.C:
-			return true
-		case <-t.Net.Done():
-			return false
-		}
-	}
-	for _, st := range t.Schedule.Steps {
-		if !wait(st.At) {
-			return
-		}
-		t.apply(st)
-	}
-	if !wait(t.Schedule.End) {
-		return
-	}
-	t.Net.Heal()
-	t.logf("at %v heal all", at(t.Schedule.End))
-	close(t.healed)
-}
-
-func (t *T) apply(st Step) {
-	hosts := t.Net.Hosts()
-	if len(hosts) < 2 {
-		t.logf("at %v %v: skipped (fewer than 2 hosts)", at(st.At), st.Kind)
-		return
-	}
-	a, b := hosts[st.A%len(hosts)], hosts[st.B%len(hosts)]
-	switch st.Kind {
-	case StepPartition:
-		g1, g2 := st.groups(hosts)
-		t.Net.Partition(g1, g2)
-		t.logf("at %v partition %v | %v", at(st.At), g1, g2)
-	case StepIsolate:
-		t.Net.Isolate(a)
-		t.logf("at %v isolate %s", at(st.At), a)
-	case StepDegrade:
-		if a == b {
-			b = hosts[(st.B+1)%len(hosts)]
-		}
-		t.Net.SetLink(a, b, st.Profile)
-		t.logf("at %v degrade %s->%s to %s", at(st.At), a, b, humanProfile(st.Profile, true))
-	case StepReset:
-		k := t.Net.ResetConns(a, b)
-		t.logf("at %v reset %d conns between %s and %s", at(st.At), k, a, b)
-	case StepHeal:
-		t.Net.Heal()
-		t.logf("at %v heal", at(st.At))
-	}
-}
-
-func (t *T) logf(format string, args ...any) {
-	t.mu.Lock()
-	t.log = append(t.log, fmt.Sprintf(format, args...))
-	t.mu.Unlock()
-}
-
-func (t *T) nemesisLog() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.log) == 0 {
-		return "nothing"
-	}
-	return strings.Join(t.log, "; ")
-}
-
-// groups splits hosts into the two sides of a partition step: the hosts
-// whose bit is set in Mask, and the rest.
-func (st Step) groups(hosts []string) (g1, g2 []string) {
-	for i, h := range hosts {
-		if st.Mask&(1<<(i%64)) != 0 {
-			g1 = append(g1, h)
-		} else {
-			g2 = append(g2, h)
-		}
-	}
-	return g1, g2
-}

@@ -36,8 +36,10 @@
 // Run it with go test. Each of rapid's cases (100 by default,
 // -rapid.checks) runs in its own synctest bubble with a fresh network whose
 // seed, default profile (within DefaultFaults, or Options.Faults) and
-// nemesis schedule (partitions, isolations, degraded links and resets of
-// live connections over 10s, then a heal) are drawn by rapid.
+// nemesis schedule (partitions, isolations, degraded links, resets of
+// live connections and reject-mode partitions over 10s, then a heal; see
+// Nemesis) are drawn by rapid, from the fault families
+// the case's swarm enabled (see Swarm).
 //
 // Read the failure. rapid shrinks the failing case (fewer nemesis steps,
 // smaller faults) and prints the minimal one: the drawn faults, the
@@ -125,6 +127,82 @@
 // ErrCrashed. T.Store returns a host's current store, for the property to
 // read the durable state (after a last crash, say).
 //
+// # Nemesis
+//
+// A case's schedule is up to Options.MaxSteps (6) steps at instants drawn
+// in whole milliseconds (plus Offset) over Options.Duration (10s), and a
+// final heal at Duration plus Offset that ends partitions and isolations,
+// resumes paused hosts and restarts crashed ones with T.Restart; Healed
+// is closed then. Each step is a Step, drawn by one of the Faults of
+// Options.Nemesis. The built-ins (Builtins, one short file each,
+// nemesis_*.go) are partition, isolate, degrade, reset, heal, crash,
+// restart, pause, resume and mode (partitions drop or reject dials).
+// DefaultNemesis, drawn when Options.Nemesis is empty, is all but crash,
+// restart, pause and resume: a crashed host's service stays dead unless
+// the property restarts it, and a property that checks liveness after
+// the heal would fail for that alone; and a resume releases what a pause
+// held on all the host's connections at one instant, whose handling
+// order is the Go scheduler's, so a case may not replay (see
+// DefaultNemesis). Steps name hosts by index into the network's
+// hosts sorted by name, modulo their number, so a schedule means the
+// same on every replay; the report names them.
+//
+// A step of your own is a type with two methods: Apply, which does it
+// (with t.Net, t.Crash, t.Restart) and returns what it did with host
+// names, and String, which describes it exactly with indices (the exact
+// line prints it). A Describe(hosts []string) string method, if it has
+// one, describes it with host names in the report's schedule line.
+// Draw it with a Fault of your own, listed with the built-ins:
+//
+//	restartLeader := harness.Fault{Name: "restart-leader", Draw: func(rt *rapid.T, _ harness.Options) harness.Step {
+//		return restartLeaderStep{cluster: cluster} // Apply: t.Crash(leader), then t.Restart(leader)
+//	}}
+//	harness.CheckWith(t, harness.Options{Nemesis: append(harness.DefaultNemesis(), restartLeader)}, property)
+//
+// Apply runs on the nemesis's goroutine while the body runs: synchronise
+// with the system as the body does, and do not block (the next step
+// waits). A step that needs the case's system (its current leader) can
+// reach it through a variable the body sets and the Fault's Draw closes
+// over: a Check runs its cases one after another.
+//
+// Saved cases keep their meaning as the faults grow. Which fault a step
+// comes from is drawn as a slot in [0, MaxFaults): the built-ins hold
+// fixed slots from 0 up, in the order of Builtins, never renumbered (a
+// new built-in takes the next free slot), and the faults of your own
+// take slots from MaxFaults-1 down, in the order Options.Nemesis lists
+// them. A slot no listed fault holds is rejected, and rapid's shrinker
+// removes rejected draws from the case it reports. So a failfile rapid
+// wrote (and the fuzz input AddFailfiles makes of it) draws the same
+// schedule after a headwind upgrade adds a built-in, after you list more
+// built-ins, and after you add faults of your own at the end of the
+// list: the same steps at the same instants (the swarm's set may then
+// name the new faults too). It does not hold if you reorder or remove
+// faults of your own, if a fault's Draw changes what it draws, if what
+// the swarm draws changes (Options.NoSwarm, the families Options.Faults
+// has), or for draws that were never shrunk: an input go test -fuzz
+// saved, or the case of a -rapid.seed, may hold a rejected draw that a
+// new fault's slot accepts, and from there decodes into another case
+// (re-fuzz such a corpus after an upgrade). More than MaxFaults faults,
+// or faults of your own reaching down to a listed built-in's slot, are
+// an error naming Options.Nemesis.
+//
+// # Swarm
+//
+// Swarm testing (Groce et al., "Swarm Testing", ISSTA 2012): each case
+// first draws which fault families are enabled at all, each with
+// probability one half, and draws its faults from those only: the
+// profile's latency (with jitter), loss (with bursts), duplicate,
+// reorder, corrupt, segment, reset and bandwidth, as far as
+// Options.Faults has them, and each fault of Options.Nemesis. Many cases
+// each with a few faults find more distinct bugs than every case with
+// all of them, where one fault masks another. The report's swarm line
+// and the exact line's "swarm" say what the case enabled; rapid shrinks
+// it like the rest, so a minimal case tends to enable only what its
+// failure needs. Degrade steps draw their profiles from the enabled
+// families too. With latency off, drawn latencies are 1009ns, not zero,
+// to stay off the round instants of the system's timers. Options.NoSwarm
+// turns it off: every family is enabled in every case.
+//
 // # Flags
 //
 // -headwind.seed (HEADWIND_SEED) fixes the seed of Run's network;
@@ -210,7 +288,7 @@
 // refused with an error naming the limit. A service has
 // Service.StopTimeout of virtual time to stop. Check runs at most
 // Options.MaxSteps nemesis steps per case, over at most MaxDuration (a
-// day) of virtual time. CheckBounded forces a garbage
+// day) of virtual time, drawn from at most MaxFaults (16) faults. CheckBounded forces a garbage
 // collection at every sample, so sample coarsely; memory and goroutines
 // are process-wide, so memory checks must not run in parallel with other
 // tests. A History keeps at most its Limit of operations.

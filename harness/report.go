@@ -2,7 +2,6 @@ package harness
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -60,75 +59,40 @@ func humanDuration(d time.Duration) time.Duration {
 // at shows the instant of a nemesis step without Offset.
 func at(d time.Duration) time.Duration { return humanDuration(d - Offset) }
 
-// hostName is the host a step's index resolves to among hosts (sorted by
-// name, as the nemesis resolves them), or "host #i" when there are fewer
-// than two (the step is then skipped).
-func hostName(hosts []string, i int) string {
-	if len(hosts) < 2 {
-		return fmt.Sprintf("host #%d", i)
-	}
-	return hosts[i%len(hosts)]
-}
-
-// describe is the schedule for reading, its hosts resolved against hosts
-// (the network's, sorted by name) as the nemesis resolves them.
-func (s Schedule) describe(hosts []string) string {
-	var parts []string
-	for _, st := range s.Steps {
-		d := fmt.Sprintf("at %v %v", at(st.At), st.Kind)
-		a, b := hostName(hosts, st.A), hostName(hosts, st.B)
-		switch st.Kind {
-		case StepPartition:
-			g1, g2 := st.groups(hosts)
-			if len(hosts) < 2 {
-				d += fmt.Sprintf(" mask %#b", st.Mask)
-			} else {
-				d += fmt.Sprintf(" %v | %v", g1, g2)
-			}
-		case StepIsolate:
-			d += " " + a
-		case StepDegrade:
-			if a == b && len(hosts) >= 2 {
-				b = hosts[(st.B+1)%len(hosts)]
-			}
-			d += fmt.Sprintf(" %s->%s to %s", a, b, humanProfile(st.Profile, true))
-		case StepReset:
-			d += fmt.Sprintf(" %s<->%s", a, b)
-		}
-		parts = append(parts, d)
-	}
-	if len(parts) == 0 {
-		return fmt.Sprintf("no steps; at %v heal all", at(s.End))
-	}
-	return strings.Join(parts, "; ") + fmt.Sprintf("; at %v heal all", at(s.End))
-}
-
 // caseJSON is the case's draws, exact, as one line of JSON: the network
-// seed, the default profile and the schedule's steps in
-// faultconn.ParseProfile syntax and nanoseconds.
+// seed, the families the swarm enabled, the default profile in
+// faultconn.ParseProfile syntax, and the schedule's steps (each its
+// Step's String) and instants in nanoseconds.
 func caseJSON(ht *T) string {
 	type step struct {
-		AtNS    int64  `json:"at_ns"`
-		Kind    string `json:"kind"`
-		Mask    uint64 `json:"mask,omitempty"`
-		A       int    `json:"a"`
-		B       int    `json:"b"`
-		Profile string `json:"profile,omitempty"`
+		AtNS int64  `json:"at_ns"`
+		Step string `json:"step"`
 	}
 	c := struct {
-		Seed   uint64   `json:"network_seed"`
-		Faults string   `json:"faults"`
-		Steps  []step   `json:"steps"`
-		EndNS  int64    `json:"heal_all_at_ns"`
-		Hosts  []string `json:"hosts"`
+		Seed   uint64     `json:"network_seed"`
+		Swarm  *swarmJSON `json:"swarm"`
+		Faults string     `json:"faults"`
+		Steps  []step     `json:"steps"`
+		EndNS  int64      `json:"heal_all_at_ns"`
+		Hosts  []string   `json:"hosts"`
 	}{Seed: ht.Seed, Faults: ht.Faults.String(), Steps: []step{}, EndNS: int64(ht.Schedule.End), Hosts: ht.Net.Hosts()}
-	for _, st := range ht.Schedule.Steps {
-		s := step{AtNS: int64(st.At), Kind: st.Kind.String(), Mask: st.Mask, A: st.A, B: st.B}
-		if st.Kind == StepDegrade {
-			s.Profile = st.Profile.String()
-		}
-		c.Steps = append(c.Steps, s)
+	if !ht.swarm.off {
+		c.Swarm = &swarmJSON{Profile: append([]string{}, ht.swarm.profile...), Nemesis: append([]string{}, ht.swarm.nemesis...)}
 	}
-	b, _ := json.Marshal(c)
-	return string(b)
+	for _, st := range ht.Schedule.Steps {
+		c.Steps = append(c.Steps, step{AtNS: int64(st.At), Step: st.Step.String()})
+	}
+	// Not HTML-escaped: steps read "degrade #0->#1 …", not "-\u003e".
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(c)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// swarmJSON is the families a case's swarm enabled; the exact line has
+// null when swarm is off.
+type swarmJSON struct {
+	Profile []string `json:"profile"`
+	Nemesis []string `json:"nemesis"`
 }
