@@ -137,12 +137,10 @@
 // Options.Nemesis. The built-ins (Builtins, one short file each,
 // nemesis_*.go) are partition, isolate, degrade, reset, heal, crash,
 // restart, pause, resume and mode (partitions drop or reject dials).
-// DefaultNemesis, drawn when Options.Nemesis is empty, is all but crash,
-// restart, pause and resume: a crashed host's service stays dead unless
-// the property restarts it, and a property that checks liveness after
-// the heal would fail for that alone; and a resume releases what a pause
-// held on all the host's connections at one instant, whose handling
-// order is the Go scheduler's, so a case may not replay (see
+// DefaultNemesis, drawn when Options.Nemesis is empty, is all but crash
+// and restart: a crashed host's service comes back only if the property
+// registered it with T.Service, and a property that checks liveness
+// after the heal would fail for that alone (see
 // DefaultNemesis). Steps name hosts by index into the network's
 // hosts sorted by name, modulo their number, so a schedule means the
 // same on every replay; the report names them.

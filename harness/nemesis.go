@@ -97,24 +97,19 @@ func Builtins() []Fault {
 }
 
 // DefaultNemesis returns the faults Check draws when Options.Nemesis is
-// empty: the built-ins but "crash", "restart", "pause" and "resume".
+// empty: the built-ins but "crash" and "restart".
 //
-// A crashed host's service does not come back by itself, so a property
-// that checks liveness after the heal would fail for a reason of the
-// harness's making; add crash and restart when the property restarts
-// what runs on a host. A resume (or the final heal) releases what a
-// pause held at one instant, on every connection of the host at once:
-// a system that serves several connections then handles them in an
-// order the Go scheduler picks, and a case need not replay the same way
-// (examples/saga's cases did not); add pause and resume when the
-// property's determinism survives them (CheckDeterminism says):
+// A crashed host's service comes back only if the property registered it
+// (T.Service), so a property that checks liveness after the heal would
+// fail for a reason of the harness's making; add crash and restart when
+// the property runs its hosts' services with T.Service:
 //
 //	opts.Nemesis = harness.Builtins() // all of them
 func DefaultNemesis() []Fault {
 	var fs []Fault
 	for _, f := range Builtins() {
 		switch f.Name {
-		case "crash", "restart", "pause", "resume":
+		case "crash", "restart":
 		default:
 			fs = append(fs, f)
 		}

@@ -50,11 +50,11 @@ type Host struct {
 	lns      map[uint16]*Listener
 	udp      map[uint16]*PacketConn
 	nextPort uint16
-	down     bool          // crashed and not restarted
-	paused   bool          // paused and not resumed
-	crashed  chan struct{} // closed when this incarnation crashes
-	resumed  chan struct{} // closed when the current pause ends
-	boots    int           // incarnations so far: 1 + restarts
+	down     bool            // crashed and not restarted
+	paused   bool            // paused and not resumed
+	crashed  chan struct{}   // closed when this incarnation crashes
+	waiters  []chan struct{} // dials waiting for the pause to end, in the order they began waiting
+	boots    int             // incarnations so far: 1 + restarts
 }
 
 func newHost(n *Network, name string, ip netip.Addr) *Host {

@@ -1,9 +1,11 @@
 package netsim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +47,10 @@ func (n *Network) Crash(host string) error {
 	wasPaused := h.paused
 	if wasPaused {
 		h.paused = false
-		close(h.resumed)
+		for _, w := range h.waiters {
+			close(w) // they meet the crashed host
+		}
+		h.waiters = nil
 	}
 	lns := make([]*Listener, 0, len(h.lns))
 	for _, l := range h.lns {
@@ -70,9 +75,7 @@ func (n *Network) Crash(host string) error {
 		// What the pause held is lost to the crash: released now, it
 		// meets the crashed host (the change applies to this instant
 		// too), so the peers retransmit into the silence.
-		for _, l := range n.pausedLinks(h) {
-			l.Unhold()
-		}
+		n.release(h, time.Now())
 	}
 	n.mu.Lock()
 	var conns []*Conn
@@ -178,7 +181,7 @@ func (c *Conn) crash() {
 // Pause freezes host's traffic both ways, as the network sees a host whose
 // process is stopped (SIGSTOP, a long GC pause, a suspended VM): what it
 // sends and what is sent to it is held, not lost, and dials to or from it
-// wait, until Resume releases everything in the order it was held. Nothing
+// wait, until Resume releases everything in order. Nothing
 // times out for being held: the segments are not lost, so nothing is
 // retransmitted. The host's goroutines keep running (its deadlines still
 // fire); only its traffic stops. Like Partition, a pause applies to what
@@ -198,7 +201,6 @@ func (n *Network) Pause(host string) error {
 		return nil
 	}
 	h.paused = true
-	h.resumed = make(chan struct{})
 	n.setPartition(func(old *partition) *partition {
 		p := old.with()
 		p.paused = toggled(old.paused, h.name, true)
@@ -207,10 +209,15 @@ func (n *Network) Pause(host string) error {
 	return nil
 }
 
-// Resume ends host's pause: what was held arrives now, in the order it
-// was held (unless the other end is paused too), and so does what arrives
-// from this instant on. Resuming a host that is not paused does nothing;
-// an unknown host is an error.
+// Resume ends host's pause: what arrives from this instant on gets
+// through, and what was held is released just after it, in a fixed
+// order: the dials that waited, a nanosecond apart in the order they
+// began waiting, then each connection's held segments in the order they
+// were held, a nanosecond apart per link in the order of the links'
+// names (unless the other end is paused too). Released all at one
+// instant, they would wake their readers in an order the Go scheduler
+// picks, and a case would not replay. Resuming a host that is not paused
+// does nothing; an unknown host is an error.
 func (n *Network) Resume(host string) error {
 	h, err := n.known(host)
 	if err != nil {
@@ -222,7 +229,18 @@ func (n *Network) Resume(host string) error {
 		return nil
 	}
 	h.paused = false
-	close(h.resumed)
+	// Dials that waited wake one after another, a nanosecond apart in the
+	// order they began waiting, from a nanosecond after now; then the
+	// links are released (see release). Nothing the pause held acts at
+	// the very instant of the resume, where whatever else happens then
+	// (the property reacting to the heal) would race it, and no two of
+	// them act at one instant, where their order would be the
+	// scheduler's.
+	waiters := h.waiters
+	h.waiters = nil
+	for i, w := range waiters {
+		time.AfterFunc(time.Duration(1+i), func() { close(w) })
+	}
 	h.mu.Unlock()
 	// The resume applies to arrivals at this very instant too (unlike a
 	// Pause or a Partition): an arrival due now cannot then be held after
@@ -232,10 +250,27 @@ func (n *Network) Resume(host string) error {
 		p.paused = toggled(old.paused, h.name, false)
 		return p
 	})
-	for _, l := range n.pausedLinks(h) {
-		l.Unhold()
-	}
+	n.release(h, time.Now().Add(time.Duration(1+len(waiters))))
 	return nil
+}
+
+// release releases what a pause of h held, one link after another: the
+// first holding link's at at (after this instant), the next one's a
+// nanosecond later, in the order of the links' names. Released all at one instant, the segments
+// of several connections would wake their readers in an order the Go
+// scheduler picks, and a case would not replay.
+func (n *Network) release(h *Host, at time.Time) {
+	links := n.pausedLinks(h)
+	slices.SortFunc(links, func(a, b *link.Link) int {
+		return cmp.Or(cmp.Compare(a.Name(), b.Name()), cmp.Compare(a.Dir(), b.Dir()))
+	})
+	// Nothing is delivered at this very instant: a reader woken by an
+	// early link could otherwise act on a later link before its release.
+	for _, l := range links {
+		if l.Unhold(at) {
+			at = at.Add(1)
+		}
+	}
 }
 
 // pausedLinks returns the links of h's conns and flows whose other end is
@@ -285,13 +320,15 @@ func (n *Network) Paused(host string) bool {
 // closes or crashed is closed; it reports whether the hosts are running.
 func (n *Network) waitResumed(ctx context.Context, crashed <-chan struct{}, hosts ...*Host) bool {
 	for {
+		var h *Host
 		var wait chan struct{}
-		for _, h := range hosts {
-			h.mu.Lock()
-			if h.paused {
-				wait = h.resumed
+		for _, x := range hosts {
+			x.mu.Lock()
+			if x.paused {
+				h, wait = x, make(chan struct{})
+				x.waiters = append(x.waiters, wait)
 			}
-			h.mu.Unlock()
+			x.mu.Unlock()
 			if wait != nil {
 				break
 			}
@@ -301,12 +338,14 @@ func (n *Network) waitResumed(ctx context.Context, crashed <-chan struct{}, host
 		}
 		select {
 		case <-wait:
+			continue
 		case <-ctx.Done():
-			return false
 		case <-n.done:
-			return false
 		case <-crashed:
-			return false
 		}
+		h.mu.Lock()
+		h.waiters = slices.DeleteFunc(h.waiters, func(c chan struct{}) bool { return c == wait })
+		h.mu.Unlock()
+		return false
 	}
 }

@@ -40,11 +40,12 @@ func TestPauseHoldsTrafficBothWays(t *testing.T) {
 			r := <-toB
 			require.NoError(t, r.err)
 			require.Equal(t, "one two three", string(r.b))
-			require.Equal(t, 2001*time.Second, r.at, "held, released at the resume instant")
+			require.Equal(t, 2001*time.Second+time.Nanosecond, r.at, "held, released just after the resume instant")
 			r = <-toA
 			require.NoError(t, r.err)
 			require.Equal(t, "from b", string(r.b))
-			require.Equal(t, 2001*time.Second, r.at)
+			require.Equal(t, 2001*time.Second+2*time.Nanosecond, r.at,
+				"links are released one nanosecond apart, in name order (out before in)")
 			require.Zero(t, c.(*netsim.Conn).Stats().Out.Retransmitted, "held is not lost")
 			require.Zero(t, s.(*netsim.Conn).Stats().Out.Retransmitted)
 
@@ -52,7 +53,7 @@ func TestPauseHoldsTrafficBothWays(t *testing.T) {
 			_, err = c.Write([]byte("more"))
 			require.NoError(t, err)
 			r = <-lcRead(start, s, 4)
-			require.Equal(t, 2001*time.Second+10*time.Millisecond, r.at)
+			require.Equal(t, 2001*time.Second+2*time.Nanosecond+10*time.Millisecond, r.at)
 			n.Close()
 		})
 	}
@@ -95,8 +96,8 @@ func TestPauseHoldsDialsAndDatagrams(t *testing.T) {
 		}()
 		lcSleepUntil(start, 3*time.Second)
 		require.NoError(t, n.Resume("b"))
-		require.Equal(t, 3*time.Second, <-got)
-		require.Equal(t, 3*time.Second+10*time.Millisecond, <-dialed)
+		require.Equal(t, 3*time.Second+2*time.Nanosecond, <-got)
+		require.Equal(t, 3*time.Second+time.Nanosecond+10*time.Millisecond, <-dialed, "the dial wakes a nanosecond after the resume")
 		n.Close()
 	})
 }

@@ -199,24 +199,27 @@ func (l *Link) hold(s *segment) bool {
 	return true
 }
 
-// Unhold releases the segments a pause held: they arrive now, in the order
-// they were held. (The front end calls it when the pause ends.)
-func (l *Link) Unhold() {
+// Unhold releases the segments a pause held: they arrive at at (not
+// before now), in the order they were held. (The front end calls it when
+// the pause ends.) It reports whether the link held any.
+func (l *Link) Unhold(at time.Time) bool {
 	l.acquire()
 	defer l.release()
 	if len(l.held) == 0 {
-		return
+		return false
 	}
-	now := time.Now()
+	at = maxTime(at, time.Now())
 	for _, s := range l.held {
-		// It was in the network until now: it arrives now, and a
+		// It was in the network until at: it arrives then, and a
 		// retransmission, if the arrival meets a partition or a crash,
-		// counts from now.
+		// counts from then.
 		s.freed = true
-		s.sent, s.at = now, now
+		s.sent, s.at = at, at
 		l.push(s)
 	}
 	clear(l.held)
 	l.held = l.held[:0]
 	l.catchUp()
+	l.arm()
+	return true
 }

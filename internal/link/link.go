@@ -175,6 +175,9 @@ func (l *Link) release() {
 	h.run(l)
 }
 
+// Dir returns the link's direction, as configured.
+func (l *Link) Dir() uint8 { return l.cfg.Dir }
+
 // Name returns the link's name.
 func (l *Link) Name() string {
 	if l.cfg.Lazy != nil {
