@@ -66,7 +66,7 @@ type Page struct {
 	Bars []Bar
 	// End is when the case ended, since it began: the right edge of the
 	// page and the end of pending bars. Zero means the latest instant of
-	// the events and bars, and of the intervals' starts.
+	// the events and bars (of the intervals if there are none).
 	End time.Duration
 }
 
@@ -218,7 +218,6 @@ func build(p Page) *drawing {
 			addHost(h)
 		}
 		if p.End == 0 {
-			d.end = max(d.end, iv.Start)
 			ivEnd = max(ivEnd, iv.End)
 		}
 	}
@@ -489,6 +488,33 @@ func (d *drawing) write(w *bufio.Writer) {
 	}
 	fmt.Fprintf(w, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>\n<style>%s</style></head><body>\n", esc(title), css)
 	fmt.Fprintf(w, "<h1>%s</h1>\n", esc(title))
+	if first, _, _ := strings.Cut(d.p.Violation, "\n"); first != "" {
+		fmt.Fprintf(w, "<p class=\"summary\">%s</p>\n", esc(first))
+	}
+	width, height := d.width+left+rightPad, d.height()
+	fmt.Fprintf(w, "<div class=\"scroll\"><svg xmlns=\"http://www.w3.org/2000/svg\" id=\"timeline\" width=\"%.0f\" height=\"%.0f\">\n%s\n", width, height, defs)
+	d.writeAxis(w, height)
+	d.writeLanes(w)
+	late := d.writeIntervals(w)
+	d.writeArrows(w)
+	d.writeMarks(w)
+	d.writeBars(w)
+	w.WriteString("</svg></div>\n")
+	w.WriteString(legend)
+	fmt.Fprintf(w, "<p class=\"counts\">%d trace events (%d discarded before them), %d segment transmissions, %d hosts, %d intervals, %d operations; time in virtual seconds since the case began, %s in all.</p>\n",
+		len(d.p.Events), d.p.Discarded, d.transmits, len(d.hosts), len(d.p.Intervals), len(d.p.Bars), secs(d.end))
+	if late > 0 {
+		fmt.Fprintf(w, "<p class=\"collapsed\">%d intervals began after the end and are not drawn.</p>\n", late)
+	}
+	if d.collapsed != "" {
+		fmt.Fprintf(w, "<p class=\"collapsed\">Collapsed: %s.</p>\n", esc(d.collapsed))
+	}
+	if len(d.dropped) > 0 {
+		fmt.Fprintf(w, "<p class=\"collapsed\">Not drawn (over the page's bounds): %s.</p>\n", esc(strings.Join(d.dropped, "; ")))
+	}
+	if d.p.Violation != "" {
+		fmt.Fprintf(w, "<pre class=\"violation\">%s</pre>\n", esc(d.p.Violation))
+	}
 	if len(d.p.Header) > 0 {
 		w.WriteString("<pre class=\"header\">")
 		for _, l := range d.p.Header {
@@ -497,28 +523,7 @@ func (d *drawing) write(w *bufio.Writer) {
 		}
 		w.WriteString("</pre>\n")
 	}
-	if d.p.Violation != "" {
-		fmt.Fprintf(w, "<pre class=\"violation\">%s</pre>\n", esc(d.p.Violation))
-	}
-	fmt.Fprintf(w, "<p class=\"counts\">%d trace events (%d discarded before them), %d segment transmissions, %d hosts, %d intervals, %d operations; time in virtual seconds since the case began, %s in all.</p>\n",
-		len(d.p.Events), d.p.Discarded, d.transmits, len(d.hosts), len(d.p.Intervals), len(d.p.Bars), secs(d.end))
-	if d.collapsed != "" {
-		fmt.Fprintf(w, "<p class=\"collapsed\">Collapsed: %s.</p>\n", esc(d.collapsed))
-	}
-	if len(d.dropped) > 0 {
-		fmt.Fprintf(w, "<p class=\"collapsed\">Not drawn (over the page's bounds): %s.</p>\n", esc(strings.Join(d.dropped, "; ")))
-	}
-	w.WriteString(legend)
-
-	width, height := d.width+left+rightPad, d.height()
-	fmt.Fprintf(w, "<div class=\"scroll\"><svg xmlns=\"http://www.w3.org/2000/svg\" id=\"timeline\" width=\"%.0f\" height=\"%.0f\">\n%s\n", width, height, defs)
-	d.writeAxis(w, height)
-	d.writeLanes(w)
-	d.writeIntervals(w)
-	d.writeArrows(w)
-	d.writeMarks(w)
-	d.writeBars(w)
-	w.WriteString("</svg></div>\n</body></html>\n")
+	w.WriteString("</body></html>\n")
 }
 
 func (d *drawing) writeAxis(w *bufio.Writer, height float64) {
@@ -543,11 +548,12 @@ func (d *drawing) writeLanes(w *bufio.Writer) {
 	}
 }
 
-func (d *drawing) writeIntervals(w *bufio.Writer) {
+func (d *drawing) writeIntervals(w *bufio.Writer) (late int) {
 	w.WriteString("<g class=\"intervals\">\n")
 	for _, iv := range d.intervals {
 		if iv.Start > d.end {
-			continue // clipped
+			late++
+			continue
 		}
 		lanes := make([]int, 0, len(d.hosts))
 		for _, h := range iv.Hosts {
@@ -579,6 +585,7 @@ func (d *drawing) writeIntervals(w *bufio.Writer) {
 		w.WriteString("</g>\n")
 	}
 	w.WriteString("</g>\n")
+	return late
 }
 
 func (d *drawing) writeArrows(w *bufio.Writer) {
@@ -768,6 +775,7 @@ Shaded: nemesis steps, crashes, pauses. Bars: operations per client, <span class
 const css = `body{font:13px/1.4 system-ui,sans-serif;margin:16px;color:#111}
 h1{font-size:18px;margin:0 0 8px}
 pre{background:#f3f4f6;padding:8px;overflow-x:auto;white-space:pre-wrap;margin:6px 0}
+p.summary{color:#7f1d1d;font-weight:600;margin:0 0 8px}
 pre.violation{background:#fee2e2;color:#7f1d1d;border-left:4px solid #dc2626}
 .collapsed{color:#92400e}
 .scroll{overflow:auto;border:1px solid #d1d5db}
