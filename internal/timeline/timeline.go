@@ -14,12 +14,15 @@
 // # Limits
 //
 // A page draws at most MaxArrows arrows, MaxMarks marks, MaxBars bars and
-// MaxIntervals intervals, so a trace of any length (a harness trace keeps
-// 65,536 events) makes a page of bounded size (about 2 MB at most). Over
+// MaxIntervals intervals, and cuts the texts shown on hover to MaxText
+// characters, so a trace of any length makes a page of bounded size: a
+// full harness trace (65,536 events) about 1 MB, no page more than a few
+// MB besides its header and violation, which are shown whole. Over
 // MaxArrows, runs of plain delivered segments of one connection direction
 // are collapsed into one arrow each (sent within a window the page names),
-// then, if still too many, runs of segments of one fate; the page says
-// what it collapsed and what it left out.
+// then runs of late ones (retransmitted, duplicated, reordered, held),
+// then of lost and corrupted ones; the page says what it collapsed and
+// what it left out.
 package timeline
 
 import (
@@ -43,6 +46,7 @@ const (
 	MaxMarks     = 2000 // resets, timeouts, drops, end-of-stream and notes
 	MaxBars      = 4000 // operation bars
 	MaxIntervals = 1000 // shaded intervals
+	MaxText      = 200  // characters of a note, an interval's label or a bar's detail
 )
 
 // Page is what a timeline page shows.
@@ -282,7 +286,7 @@ func (d *drawing) segments() {
 	segs := map[segKey]*segment{}
 	for _, e := range d.p.Events {
 		if e.Kind == faultconn.KindNote || e.Link == "" {
-			d.marks = append(d.marks, mark{lane: -1, t: e.Time, class: "note", title: fmt.Sprintf("%s note %s: %s", secs(e.Time), e.Link, e.Note)})
+			d.marks = append(d.marks, mark{lane: -1, t: e.Time, class: "note", title: fmt.Sprintf("%s note %s: %s", secs(e.Time), shorten(e.Link, MaxText), shorten(e.Note, MaxText))})
 			continue
 		}
 		fromH, toH := ends(e.Link, e.Dir)
@@ -569,7 +573,7 @@ func (d *drawing) writeIntervals(w *bufio.Writer) (late int) {
 		slices.Sort(lanes)
 		lanes = slices.Compact(lanes)
 		x0, x1 := d.x(max(iv.Start, 0)), d.x(min(max(iv.End, iv.Start), d.end))
-		tip := fmt.Sprintf("%s–%s %s", secs(iv.Start), secs(iv.End), iv.Label)
+		tip := fmt.Sprintf("%s–%s %s", secs(iv.Start), secs(iv.End), shorten(iv.Label, MaxText))
 		fmt.Fprintf(w, "<g class=\"iv %s\" data-kind=\"%s\"><title>%s</title>", esc(className(iv.Kind)), esc(iv.Kind), esc(tip))
 		for _, i := range lanes {
 			y := d.laneY(i) - laneH/2 + 4
@@ -671,9 +675,9 @@ func (d *drawing) writeBars(w *bufio.Writer) {
 		if b.Pending {
 			state = "pending (never returned)"
 		}
-		tip := fmt.Sprintf("client %s: %s\ncalled %s, %s", b.Client, b.Detail, secs(b.Start), state)
+		tip := fmt.Sprintf("client %s: %s\ncalled %s, %s", shorten(b.Client, maxLabels), shorten(b.Detail, MaxText), secs(b.Start), state)
 		if b.Detail == "" {
-			tip = fmt.Sprintf("client %s: %s\ncalled %s, %s", b.Client, b.Label, secs(b.Start), state)
+			tip = fmt.Sprintf("client %s: %s\ncalled %s, %s", shorten(b.Client, maxLabels), shorten(b.Label, MaxText), secs(b.Start), state)
 		}
 		if b.Violating {
 			tip += "\nblamed by the check"
