@@ -248,6 +248,18 @@ func NewTrace(limit int) *Trace {
 	return &Trace{limit: limit, start: time.Now()}
 }
 
+// Start returns the trace's time zero, from which Event.Time counts: when
+// NewTrace was called, or the first Add of a zero Trace. It is the zero
+// time before then, and for a nil trace.
+func (t *Trace) Start() time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.start
+}
+
 // Limit returns the maximum number of events t keeps, or 0 for a nil trace.
 func (t *Trace) Limit() int {
 	if t == nil {

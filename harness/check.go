@@ -41,8 +41,9 @@ type T struct {
 	// case: failures are recorded here and not given to rapid.
 	replay bool
 
-	mu  sync.Mutex // guards log, firstErr and failed
-	log []string   // what the nemesis did
+	mu   sync.Mutex // guards log, firstErr, failed and hist
+	log  []string   // what the nemesis did
+	hist *History   // the history Record registered, for the timeline page
 	// firstErr is the first message given to Error, Errorf, Fatal or
 	// Fatalf: FailNow fails with it, so that with testify's require
 	// (Errorf, then FailNow) the violation, not "(*T).FailNow() called",
@@ -368,6 +369,10 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 		opts.run.leave()
 		if failed {
 			schedule, nemesis := ht.Schedule.describe(n.Hosts()), ht.nemesisLog()
+			view := &caseView{name: rt.Name(), violation: ht.firstError(), intervals: scheduleIntervals(ht.Schedule, n.Hosts()), hist: ht.recorded(), start: tr.Start()}
+			if opts.run != nil {
+				view.t = opts.run.t
+			}
 			res.report = func(reproducible string) string {
 				extra := []string{"replay: " + opts.run.replay(rt.Name())}
 				if reproducible != "" {
@@ -380,7 +385,7 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 						"schedule: "+schedule,
 						"nemesis did: "+nemesis,
 						"network when it failed:\n    "+strings.ReplaceAll(dump, "\n", "\n    "),
-					))
+					), view)
 			}
 		}
 		if opts.run != nil {

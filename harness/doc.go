@@ -207,7 +207,8 @@
 // -headwind.faults (HEADWIND_FAULTS), a faultconn.ParseProfile spec, is
 // the default profile of Run's network; -headwind.trace=DIR
 // (HEADWIND_TRACE) writes the full trace of a failing Run or Check case
-// there, as text and JSON lines; -headwind.stall (HEADWIND_STALL) is the
+// there, as text and JSON lines, with its timeline page (see below);
+// -headwind.stall (HEADWIND_STALL) is the
 // stall watchdog's bound (default DefaultStall, 0 turns it off).
 //
 // Campaigns split one Check search over many runners:
@@ -217,6 +218,24 @@
 // -headwind.budget (HEADWIND_BUDGET) the real time a shard spends. Case k
 // has its own rapid seed, a function of the campaign seed and k, and runs
 // as the subtest "case=k"; Fuzz's seed inputs become the shard's cases.
+//
+// # Timeline
+//
+// Every failing Run, Check or Fuzz case gets a timeline page: one
+// self-contained HTML file with the hosts as lanes, every segment as an
+// arrow from its sending to its arrival marked with its fate (lost,
+// retransmitted, duplicated, reordered, corrupted, reset, held), the
+// nemesis steps shaded, and, when the property called T.Record with its
+// History, each operation as a bar per client, the ones a
+// linearizability check could not place highlighted; details on hover,
+// time in virtual seconds. It is written into the test's artifact
+// directory when go test runs with -artifacts (without it,
+// testing.T.ArtifactDir is a temporary directory, so nothing is written
+// there) and into the -headwind.trace directory, named after the trace
+// files with .timeline.html; the failure report prints "timeline page:"
+// and the paths. A page draws at most 4,000 arrows, collapsing runs of
+// segments of one connection direction beyond that, and says what it
+// collapsed: a full trace of TraceLimit events makes a page of about 1 MB.
 //
 // # Hangs
 //

@@ -191,16 +191,21 @@ func (s Schedule) String() string {
 	return strings.Join(parts, "; ") + fmt.Sprintf("; at %v heal all", s.End)
 }
 
+// describe describes st for reading: its Describe, if it has one, else
+// its String.
+func describe(st Step, hosts []string) string {
+	if ds, ok := st.(describer); ok {
+		return ds.Describe(hosts)
+	}
+	return st.String()
+}
+
 // describe is the schedule for reading, its hosts resolved against hosts
 // (the network's, sorted by name) as the steps resolve them.
 func (s Schedule) describe(hosts []string) string {
 	var parts []string
 	for _, st := range s.Steps {
-		d := st.Step.String()
-		if ds, ok := st.Step.(describer); ok {
-			d = ds.Describe(hosts)
-		}
-		parts = append(parts, fmt.Sprintf("at %v %s", at(st.At), d))
+		parts = append(parts, fmt.Sprintf("at %v %s", at(st.At), describe(st.Step, hosts)))
 	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("no steps; at %v heal all", at(s.End))

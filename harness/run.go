@@ -140,7 +140,7 @@ func RunWith(t *testing.T, opts RunOptions, body func(t *testing.T, n *netsim.Ne
 					t.Log(failureReport(fmt.Sprintf("headwind: FAILED with network seed %d", s), fmt.Sprintf("%s-seed%d", t.Name(), s), shownSpec(spec), n, tr, []string{
 						"replay: " + replay,
 						"network when it failed:\n    " + strings.ReplaceAll(dump, "\n", "\n    "),
-					}))
+					}, &caseView{t: t, name: t.Name()}))
 				}
 				wd.leave()
 			}()
@@ -221,7 +221,8 @@ const (
 // traceBase names the trace files: Run's are per seed; a Check case's are
 // per test, so that the last failing case (rapid's minimal one, which it
 // runs last) is the one left.
-func failureReport(headline, traceBase string, faults string, n *netsim.Network, tr *faultconn.Trace, extra []string) string {
+// view is what the timeline page shows besides the trace.
+func failureReport(headline, traceBase string, faults string, n *netsim.Network, tr *faultconn.Trace, extra []string, view *caseView) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", headline)
 	fmt.Fprintf(&b, "  faults: %s\n", faults)
@@ -247,6 +248,14 @@ func failureReport(headline, traceBase string, faults string, n *netsim.Network,
 			} else {
 				fmt.Fprintf(&b, "  full trace: %s\n", strings.Join(files, ", "))
 			}
+		}
+		header := append([]string{headline, "faults: " + faults}, extra...)
+		if pages, err := writeTimeline(traceBase, header, tr, view); err != nil {
+			fmt.Fprintf(&b, "  timeline page not written: %v\n", err)
+		} else if len(pages) > 0 {
+			fmt.Fprintf(&b, "  timeline page: %s\n", strings.Join(pages, ", "))
+		} else {
+			fmt.Fprintf(&b, "  timeline page: run with -artifacts or -headwind.trace=DIR to get one\n")
 		}
 	}
 	return b.String()

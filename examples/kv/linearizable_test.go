@@ -23,10 +23,30 @@ import (
 // never. Every value put is unique (the serial's ID), so a stale or
 // repeated put cannot hide.
 func TestLinearizable(t *testing.T) {
-	harness.Check(t, func(t *harness.T) {
+	harness.Check(t, linearizable(false))
+}
+
+// TestTwinLinearizableNoDedupe is a buggy twin: the same property on a
+// server without its dedupe table, where a retried put is applied again,
+// after later puts. Its failure is the timeline page in docs/timeline.png;
+// TestTimelineOfTwin runs it in a subprocess. Run it by hand to see one:
+//
+//	HEADWIND_TWIN=linearizable-no-dedupe go test ./examples/kv -run TestTwinLinearizableNoDedupe -rapid.nofailfile -headwind.trace=/tmp/hw
+func TestTwinLinearizableNoDedupe(t *testing.T) {
+	if harness.Twin() != "linearizable-no-dedupe" {
+		t.Skip("a buggy twin (no dedupe table); TestTimelineOfTwin runs it in a subprocess")
+	}
+	harness.Check(t, linearizable(true))
+}
+
+// linearizable is TestLinearizable's property, on a server without its
+// dedupe table if noDedupe.
+func linearizable(noDedupe bool) func(t *harness.T) {
+	return func(t *harness.T) {
 		srv, err := kv.NewServer(kv.Config{
 			Capacity: rapid.IntRange(1, 64).Draw(t.T, "capacity"),
 			Expiry:   time.Duration(rapid.IntRange(1, 100).Draw(t.T, "expiry (100ms)")) * 100 * time.Millisecond,
+			NoDedupe: noDedupe,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -43,6 +63,7 @@ func TestLinearizable(t *testing.T) {
 			key string
 		}
 		var h harness.History
+		t.Record(&h) // a failing case's timeline page draws its operations
 		var wg sync.WaitGroup
 		for i := range rapid.IntRange(1, 3).Draw(t.T, "clients") {
 			name := fmt.Sprintf("c%d", i+1)
@@ -86,5 +107,5 @@ func TestLinearizable(t *testing.T) {
 		if err := harness.CheckLinearizable(&h); err != nil {
 			t.Fatal(err)
 		}
-	})
+	}
 }

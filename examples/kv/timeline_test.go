@@ -1,0 +1,104 @@
+package kv_test
+
+import (
+	"image/png"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/headwind-go/headwind/harness"
+	"github.com/headwind-go/headwind/internal/browser"
+)
+
+// twinSeed is a rapid seed whose first case fails the
+// linearizable-no-dedupe twin under a partition of the clients from the
+// server, with segments lost to it: the case docs/timeline.png shows.
+const twinSeed = "15195206196526443118"
+
+// twinPage runs the linearizable-no-dedupe twin on twinSeed with
+// -headwind.trace and go test's -artifacts, and returns the timeline page
+// it wrote to the trace directory and its text, after checking the
+// failure report names both pages and both exist.
+func twinPage(t *testing.T) (path, page string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs a buggy twin in a subprocess")
+	}
+	dir, out := t.TempDir(), t.TempDir()
+	res := harness.RunTwin(t, "TestTwinLinearizableNoDedupe", "linearizable-no-dedupe", "-rapid.seed="+twinSeed,
+		"-rapid.checks=1", "-rapid.shrinktime=0", "-headwind.trace="+dir, "-test.artifacts", "-test.outputdir="+out)
+	require.True(t, res.Failed, "the twin passed:\n%s", res.Output)
+	require.Contains(t, res.Output, "not linearizable")
+	path = filepath.Join(dir, "TestTwinLinearizableNoDedupe-check.timeline.html")
+	// Under go test, _artifacts/examples/kv/<test>/<random>/; a test binary
+	// run by itself does not know its package: _artifacts/<random>/.
+	var arts []string
+	err := filepath.WalkDir(filepath.Join(out, "_artifacts"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == "TestTwinLinearizableNoDedupe-check.timeline.html" {
+			arts = append(arts, p)
+		}
+		return err
+	})
+	require.NoError(t, err)
+	require.Len(t, arts, 1, "no page in the artifact directory:\n%s", res.Output)
+	require.Regexp(t, `timeline page: `+regexp.QuoteMeta(arts[0])+`, `+regexp.QuoteMeta(path)+`\n`, res.Output)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return path, string(b)
+}
+
+// checkPage checks that a page (or the DOM a browser made of it) has the
+// lanes, arrows for segments lost in the partition, the shaded partition
+// and the operation the check blamed, highlighted.
+func checkPage(t *testing.T, page string) {
+	t.Helper()
+	for _, host := range []string{"c1", "c2", "c3", "server"} {
+		require.Truef(t, strings.Contains(page, `<g class="lane" data-host="`+host+`">`), "no lane for %s", host)
+	}
+	require.Truef(t, regexp.MustCompile(`<line class="seg block" [^>]*marker-end="url\(#x\)"><title>lost in a partition c\d→server `).MatchString(page),
+		"no arrow for a segment lost in the partition")
+	require.Truef(t, strings.Contains(page, `<g class="iv partition" data-kind="partition"><title>0.023000s–0.240000s partition [c1 c2 c3] | [server]</title><rect`),
+		"no shaded partition")
+	require.Equalf(t, 1, strings.Count(page, `<g class="bar violating">`), "not one highlighted operation")
+	// The page escapes quotes in text; a browser's DOM dump does not.
+	page = strings.ReplaceAll(page, "&#34;", `"`)
+	require.Truef(t, strings.Contains(page, `<g class="bar violating"><title>client 2: get("x") → "c2-1"`),
+		"the highlighted operation is not the get the check blamed")
+}
+
+// TestTimelineOfTwin: the twin's failing case writes a timeline page with
+// its hosts, the segments the partition cut, the partition and the
+// operation that could not be linearized.
+func TestTimelineOfTwin(t *testing.T) {
+	_, page := twinPage(t)
+	checkPage(t, page)
+}
+
+// TestTimelineInChromium opens the twin's page in headless Chromium,
+// checks the DOM it built and takes a screenshot. With
+// HEADWIND_UPDATE_SCREENSHOT=1 the screenshot replaces docs/timeline.png.
+func TestTimelineInChromium(t *testing.T) {
+	c := browser.Find(t)
+	path, _ := twinPage(t)
+	dom, took, err := c.DumpDOM(t, path)
+	require.NoError(t, err)
+	t.Logf("Chromium --dump-dom took %v", took)
+	checkPage(t, dom)
+
+	shot := filepath.Join(t.TempDir(), "timeline.png")
+	if os.Getenv("HEADWIND_UPDATE_SCREENSHOT") != "" {
+		shot = filepath.Join("..", "..", "docs", "timeline.png")
+	}
+	require.NoError(t, c.Screenshot(t, path, shot, 1400, 1000))
+	f, err := os.Open(shot)
+	require.NoError(t, err)
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	require.NoError(t, err)
+	require.Equal(t, [2]int{1400, 1000}, [2]int{cfg.Width, cfg.Height})
+}

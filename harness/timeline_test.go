@@ -1,0 +1,78 @@
+package harness
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/headwind-go/headwind/internal/timeline"
+)
+
+// TestTimelineOfRun: a failing Run writes its timeline page into the
+// -headwind.trace directory and, with -artifacts, the test's artifact
+// directory, and the report names both; without either it says how to
+// get one.
+func TestTimelineOfRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a twin in a subprocess")
+	}
+	dir, out := t.TempDir(), t.TempDir()
+	res := RunTwin(t, "TestTwinRunTraffic", "run-fails", "-headwind.seed=77", "-headwind.faults=latency=10ms loss=5%",
+		"-headwind.trace="+dir, "-test.artifacts", "-test.outputdir="+out)
+	require.True(t, res.Failed, res.Output)
+	page := filepath.Join(dir, "TestTwinRunTraffic-seed77.timeline.html")
+	var arts []string
+	require.NoError(t, filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == filepath.Base(page) {
+			arts = append(arts, p)
+		}
+		return err
+	}))
+	require.Len(t, arts, 1, res.Output)
+	require.Contains(t, res.Output, "timeline page: "+arts[0]+", "+page+"\n")
+	b, err := os.ReadFile(page)
+	require.NoError(t, err)
+	for _, s := range []string{`<h1>TestTwinRunTraffic</h1>`, `data-host="client"`, `data-host="server"`, `<line class="seg ok"`, "headwind: FAILED with network seed 77"} {
+		require.Truef(t, strings.Contains(string(b), s), "the page lacks %q", s)
+	}
+
+	res = RunTwin(t, "TestTwinRunTraffic", "run-fails", "-headwind.seed=77")
+	require.True(t, res.Failed, res.Output)
+	require.Contains(t, res.Output, "timeline page: run with -artifacts or -headwind.trace=DIR to get one")
+}
+
+// TestScheduleIntervals: a partition lasts until the next partition or
+// heal, an isolation until a heal, a degraded link until the final heal,
+// a crash until a restart, a pause until a resume, a reset is an instant;
+// host indices resolve as the steps resolve them.
+func TestScheduleIntervals(t *testing.T) {
+	ms := time.Millisecond
+	s := Schedule{End: 10 * time.Second, Steps: []TimedStep{
+		{At: 1 * ms, Step: partitionStep{mask: 0b01}},
+		{At: 2 * ms, Step: isolateStep{host: 4}},
+		{At: 3 * ms, Step: partitionStep{mask: 0b10}},
+		{At: 4 * ms, Step: degradeStep{from: 1, to: 1}},
+		{At: 5 * ms, Step: resetStep{a: 0, b: 2}},
+		{At: 6 * ms, Step: healStep{}},
+		{At: 7 * ms, Step: crashStep{host: 2}},
+		{At: 8 * ms, Step: pauseStep{host: 0}},
+		{At: 9 * ms, Step: modeStep{reject: true}},
+		{At: 11 * ms, Step: restartStep{}},
+	}}
+	hosts := []string{"a", "b", "c"}
+	require.Equal(t, []timeline.Interval{
+		{Start: 1 * ms, End: 3 * ms, Kind: "partition", Label: "partition [a] | [b c]", Hosts: hosts},
+		{Start: 2 * ms, End: 6 * ms, Kind: "isolate", Label: "isolate b", Hosts: []string{"b"}},
+		{Start: 3 * ms, End: 6 * ms, Kind: "partition", Label: "partition [b] | [a c]", Hosts: hosts},
+		{Start: 4 * ms, End: 10 * time.Second, Kind: "degrade", Label: "degrade b->c to none", Hosts: []string{"b", "c"}},
+		{Start: 5 * ms, End: 5 * ms, Kind: "reset", Label: "reset a<->c", Hosts: []string{"a", "c"}},
+		{Start: 7 * ms, End: 11 * ms, Kind: "crash", Label: "crash c", Hosts: []string{"c"}},
+		{Start: 8 * ms, End: 10 * time.Second, Kind: "pause", Label: "pause a", Hosts: []string{"a"}},
+	}, scheduleIntervals(s, hosts))
+	require.Empty(t, scheduleIntervals(s, hosts[:1]), "with one host the steps are skipped")
+}
