@@ -17,8 +17,11 @@ import (
 
 // twinSeed is a rapid seed whose first case fails the
 // linearizable-no-dedupe twin under a partition of the clients from the
-// server, with segments lost to it: the case docs/timeline.png shows.
-const twinSeed = "15195206196526443118"
+// server, with segments lost to it: the case docs/timeline.png shows. (A
+// change to what Check draws, such as the nemesis's slots or swarm
+// testing, gives the seed another case: find one again with
+// -rapid.checks=3000 on the twin and its "-rapid.seed=N".)
+const twinSeed = "3490"
 
 // twinPage runs the linearizable-no-dedupe twin on twinSeed with
 // -headwind.trace and go test's -artifacts, and returns the timeline page
@@ -57,17 +60,17 @@ func twinPage(t *testing.T) (path, page string) {
 // and the operation the check blamed, highlighted.
 func checkPage(t *testing.T, page string) {
 	t.Helper()
-	for _, host := range []string{"c1", "c2", "c3", "server"} {
+	for _, host := range []string{"c1", "c2", "server"} {
 		require.Truef(t, strings.Contains(page, `<g class="lane" data-host="`+host+`">`), "no lane for %s", host)
 	}
 	require.Truef(t, regexp.MustCompile(`<line class="seg block" [^>]*marker-end="url\(#x\)"><title>lost in a partition c\d→server `).MatchString(page),
 		"no arrow for a segment lost in the partition")
-	require.Truef(t, strings.Contains(page, `<g class="iv partition" data-kind="partition"><title>0.023000s–0.240000s partition [c1 c2 c3] | [server]</title><rect`),
+	require.Truef(t, strings.Contains(page, `<g class="iv partition" data-kind="partition"><title>0.019000s–0.258000s partition [c1 c2] | [server]</title><rect`),
 		"no shaded partition")
 	require.Equalf(t, 1, strings.Count(page, `<g class="bar violating">`), "not one highlighted operation")
 	// The page escapes quotes in text; a browser's DOM dump does not.
 	page = strings.ReplaceAll(page, "&#34;", `"`)
-	require.Truef(t, strings.Contains(page, `<g class="bar violating"><title>client 2: get("x") → "c2-1"`),
+	require.Truef(t, strings.Contains(page, `<g class="bar violating"><title>client 1: get("x") → "c2-2"`),
 		"the highlighted operation is not the get the check blamed")
 }
 
