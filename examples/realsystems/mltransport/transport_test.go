@@ -32,7 +32,9 @@ type event struct {
 	node     string
 }
 
-func (e event) String() string { return fmt.Sprintf("%v %s sees %s %s", e.at, e.observer, e.node, e.kind) }
+func (e event) String() string {
+	return fmt.Sprintf("%v %s sees %s %s", e.at, e.observer, e.node, e.kind)
+}
 
 // events is memberlist's EventDelegate for one observer.
 type events struct {
