@@ -10,9 +10,7 @@
 //	ml, _ := memberlist.Create(cfg)
 //
 // Shutdown closes the socket and the listener and waits for the
-// transport's two goroutines. (memberlist.Shutdown calls it, but does not
-// wait for memberlist's own probe goroutine: give it virtual time to end
-// before the bubble does.)
+// transport's two goroutines; memberlist.Shutdown calls it.
 package mltransport
 
 import (

@@ -120,12 +120,7 @@ func (c *cluster) await(want ...string) []time.Duration {
 // failed probe, then the suspicion timeout). Its host restarts, a new
 // memberlist there joins again, and both see it back at once.
 func TestMemberlistCrashAndRestart(t *testing.T) {
-	opts := harness.RunOptions{
-		Seed: 1, FixedSeed: true, Default: faultconn.Profile{Latency: time.Millisecond},
-		// memberlist.Shutdown does not wait for its probe goroutine, which
-		// ends at its next tick: a probe interval of wind-down lets it.
-		WindDown: 2 * time.Second,
-	}
+	opts := harness.RunOptions{Seed: 1, FixedSeed: true, Default: faultconn.Profile{Latency: time.Millisecond}}
 	harness.RunWith(t, opts, func(t *testing.T, n *netsim.Network) {
 		rand.Seed(1) //nolint:staticcheck // see randseednop above
 		c := &cluster{t: t, n: n, start: time.Now(), ch: make(chan event, 256), nodes: map[string]*memberlist.Memberlist{}}
