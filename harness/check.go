@@ -369,7 +369,8 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 		opts.run.leave()
 		if failed {
 			schedule, nemesis := ht.Schedule.describe(n.Hosts()), ht.nemesisLog()
-			view := &caseView{name: rt.Name(), violation: ht.firstError(), intervals: scheduleIntervals(ht.Schedule, n.Hosts()), hist: ht.recorded(), start: tr.Start()}
+			view := &caseView{name: rt.Name(), violation: ht.firstError(), intervals: scheduleIntervals(ht.Schedule, n.Hosts()),
+				hist: ht.recorded(), start: tr.Start(), exact: caseJSON(ht), did: ht.nemesisSteps()}
 			if opts.run != nil {
 				view.t = opts.run.t
 			}

@@ -236,6 +236,9 @@
 // and the paths. A page draws at most 4,000 arrows, collapsing runs of
 // segments of one connection direction beyond that, and says what it
 // collapsed: a full trace of TraceLimit events makes a page of about 1 MB.
+// Beside it goes NAME.failure.json, the failure for programs, in the
+// versioned schema of Failure (FailureSchema); the report prints
+// "failure report:" and its paths.
 //
 // # Hangs
 //

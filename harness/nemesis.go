@@ -3,6 +3,7 @@ package harness
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -326,6 +327,13 @@ func (t *T) nemesisLog() string {
 		return "nothing"
 	}
 	return strings.Join(t.log, "; ")
+}
+
+// nemesisSteps returns what the nemesis did, step by step.
+func (t *T) nemesisSteps() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.log)
 }
 
 // pick is the host index i resolves to among hosts, or "" when there are

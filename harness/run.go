@@ -242,20 +242,34 @@ func failureReport(headline, traceBase string, faults string, n *netsim.Network,
 				fmt.Fprintf(&b, "    %s\n", e)
 			}
 		}
+		var traceFiles []string
 		if dir := traceDir(); dir != "" {
-			if files, err := writeTrace(dir, traceBase, tr); err != nil {
+			files, err := writeTrace(dir, traceBase, tr)
+			if err != nil {
 				fmt.Fprintf(&b, "  trace not written: %v\n", err)
 			} else {
 				fmt.Fprintf(&b, "  full trace: %s\n", strings.Join(files, ", "))
 			}
+			traceFiles = files
 		}
 		header := append([]string{headline, "faults: " + faults}, extra...)
-		if pages, err := writeTimeline(traceBase, header, tr, view); err != nil {
+		pages, err := writeTimeline(traceBase, header, tr, view)
+		switch {
+		case err != nil:
 			fmt.Fprintf(&b, "  timeline page not written: %v\n", err)
-		} else if len(pages) > 0 {
+		case len(pages) > 0:
 			fmt.Fprintf(&b, "  timeline page: %s\n", strings.Join(pages, ", "))
-		} else {
+		default:
 			fmt.Fprintf(&b, "  timeline page: run with -artifacts or -headwind.trace=DIR to get one\n")
+		}
+		if dirs := reportDirs(view); len(dirs) > 0 && n != nil {
+			f := newFailure(headline, n.Config().Default.String(), n.Config().Seed, extra, tr, view)
+			f.Files = append(append(f.Files, pages...), traceFiles...)
+			if paths, err := writeFailure(dirs, traceBase, f); err != nil {
+				fmt.Fprintf(&b, "  failure.json not written: %v\n", err)
+			} else {
+				fmt.Fprintf(&b, "  failure report: %s\n", strings.Join(paths, ", "))
+			}
 		}
 	}
 	return b.String()

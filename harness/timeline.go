@@ -42,6 +42,8 @@ type caseView struct {
 	intervals []timeline.Interval
 	hist      *History  // drawn as bars, if not nil
 	start     time.Time // when the case began, for hist's times
+	exact     string    // a Check case's exact draws (caseJSON), for failure.json
+	did       []string  // what the nemesis did, for failure.json
 }
 
 // timelineFile names a page from a trace's base name.
@@ -52,13 +54,7 @@ func timelineFile(base string) string { return sanitize(base) + ".timeline.html"
 // temporary one, removed when the test ends) and into the -headwind.trace
 // directory if set, and returns the paths written.
 func writeTimeline(base string, header []string, tr *faultconn.Trace, v *caseView) ([]string, error) {
-	var dirs []string
-	if v != nil && v.t != nil && artifacts() {
-		dirs = append(dirs, v.t.ArtifactDir())
-	}
-	if dir := traceDir(); dir != "" {
-		dirs = append(dirs, dir)
-	}
+	dirs := reportDirs(v)
 	if len(dirs) == 0 {
 		return nil, nil
 	}
@@ -89,6 +85,20 @@ func writeTimeline(base string, header []string, tr *faultconn.Trace, v *caseVie
 		paths = append(paths, path)
 	}
 	return paths, nil
+}
+
+// reportDirs are the directories a failing case's page and failure.json
+// go to: the test's artifact directory (only with go test -artifacts)
+// and the -headwind.trace directory, if set.
+func reportDirs(v *caseView) []string {
+	var dirs []string
+	if v != nil && v.t != nil && artifacts() {
+		dirs = append(dirs, v.t.ArtifactDir())
+	}
+	if dir := traceDir(); dir != "" {
+		dirs = append(dirs, dir)
+	}
+	return dirs
 }
 
 // artifacts reports whether go test runs with -artifacts.

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -41,9 +42,24 @@ func TestTimelineOfRun(t *testing.T) {
 		require.Truef(t, strings.Contains(string(b), s), "the page lacks %q", s)
 	}
 
+	// failure.json beside the page: Run's kind, its seed and replay.
+	jsonPath := filepath.Join(dir, "TestTwinRunTraffic-seed77.failure.json")
+	require.Contains(t, res.Output, "failure report: "+filepath.Join(filepath.Dir(arts[0]), filepath.Base(jsonPath))+", "+jsonPath+"\n")
+	b, err = os.ReadFile(jsonPath)
+	require.NoError(t, err)
+	var f Failure
+	require.NoError(t, json.Unmarshal(b, &f))
+	require.Equal(t, Failure{Schema: FailureSchema, Test: "TestTwinRunTraffic", Package: "./harness", Kind: "run",
+		Headline: "headwind: FAILED with network seed 77", Replay: f.Replay, NetworkSeed: 77,
+		Faults: "latency=10ms loss=5%", Case: json.RawMessage("null"), NemesisDid: []string{}, Trace: f.Trace, Files: f.Files}, f)
+	require.Contains(t, f.Replay, "-headwind.seed=77")
+	require.Positive(t, f.Trace.ByKind["send"])
+	require.Contains(t, f.Files, page)
+
 	res = RunTwin(t, "TestTwinRunTraffic", "run-fails", "-headwind.seed=77")
 	require.True(t, res.Failed, res.Output)
 	require.Contains(t, res.Output, "timeline page: run with -artifacts or -headwind.trace=DIR to get one")
+	require.NotContains(t, res.Output, "failure report:")
 }
 
 // TestScheduleIntervals: a partition lasts until the next partition or

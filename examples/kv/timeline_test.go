@@ -1,6 +1,7 @@
 package kv_test
 
 import (
+	"encoding/json"
 	"image/png"
 	"io/fs"
 	"os"
@@ -104,4 +105,46 @@ func TestTimelineInChromium(t *testing.T) {
 	cfg, err := png.DecodeConfig(f)
 	require.NoError(t, err)
 	require.Equal(t, [2]int{1400, 1000}, [2]int{cfg.Width, cfg.Height})
+}
+
+// TestFailureJSONOfTwin: the twin's failing case writes failure.json
+// beside its page, in the documented schema, with the exact case and
+// the counts of its trace.
+func TestFailureJSONOfTwin(t *testing.T) {
+	page, _ := twinPage(t)
+	b, err := os.ReadFile(strings.TrimSuffix(page, ".timeline.html") + ".failure.json")
+	require.NoError(t, err)
+	var f harness.Failure
+	require.NoError(t, json.Unmarshal(b, &f))
+	require.Equal(t, harness.FailureSchema, f.Schema)
+	require.Equal(t, "TestTwinLinearizableNoDedupe", f.Test)
+	require.Equal(t, "./examples/kv", f.Package)
+	require.Equal(t, "check", f.Kind)
+	require.Contains(t, f.Violation, "not linearizable")
+	require.Contains(t, f.Replay, "go test ./examples/kv -run '^TestTwinLinearizableNoDedupe$'")
+	require.Contains(t, f.Reproducible, "replays identically")
+	var c struct {
+		Seed  uint64 `json:"network_seed"`
+		Steps []struct {
+			AtNS int64  `json:"at_ns"`
+			Step string `json:"step"`
+		} `json:"steps"`
+	}
+	require.NoError(t, json.Unmarshal(f.Case, &c))
+	require.Equal(t, f.NetworkSeed, c.Seed)
+	require.Contains(t, c.Steps, struct {
+		AtNS int64  `json:"at_ns"`
+		Step string `json:"step"`
+	}{19000777, "partition mask 0b1010011101010011"}, "the exact partition step, in nanoseconds")
+	require.Contains(t, strings.Join(f.NemesisDid, "; "), "partition [c1 c2] | [server]")
+	require.Positive(t, f.Trace.ByKind["block"], "segments lost in the partition are counted")
+	require.Equal(t, f.Trace.Events, f.Trace.ByKind["send"]+f.Trace.ByKind["deliver"]+f.Trace.ByKind["block"]+
+		f.Trace.ByKind["retransmit"]+f.Trace.ByKind["fin"]+f.Trace.ByKind["reset"]+f.Trace.ByKind["lose"]+
+		f.Trace.ByKind["duplicate"]+f.Trace.ByKind["reorder"]+f.Trace.ByKind["corrupt"]+f.Trace.ByKind["hold"]+
+		f.Trace.ByKind["timeout"]+f.Trace.ByKind["drop"]+f.Trace.ByKind["note"])
+	require.Contains(t, f.Files, page)
+	for _, p := range f.Files {
+		_, err := os.Stat(p)
+		require.NoError(t, err, "a file failure.json lists exists")
+	}
 }
