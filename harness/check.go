@@ -178,7 +178,8 @@ type Options struct {
 	// fault family of the profile and every fault of Nemesis. By default
 	// each case first draws which of them are enabled at all, each with
 	// probability one half (see the package documentation's Swarm
-	// section).
+	// section). -headwind.swarm=off (HEADWIND_SWARM=off) turns it off
+	// for every Check of a run.
 	NoSwarm bool
 	// WindDown is virtual time the system gets, after the property
 	// returns, to finish what it was doing (goroutines that end on their
@@ -225,6 +226,13 @@ const MaxDuration = 24 * time.Hour
 const maxFaultsLatency = faultconn.MaxLatency - time.Millisecond
 
 func (o Options) withDefaults() (Options, error) {
+	switch v := setting(swarmFlag, "HEADWIND_SWARM"); v {
+	case "", "on":
+	case "off":
+		o.NoSwarm = true
+	default:
+		return o, fmt.Errorf("harness: -headwind.swarm %q: want on or off", v)
+	}
 	if o.Faults == (faultconn.Profile{}) {
 		p, spec, err := faults()
 		if err != nil {

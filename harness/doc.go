@@ -208,7 +208,8 @@
 // the default profile of Run's network; -headwind.trace=DIR
 // (HEADWIND_TRACE) writes the full trace of a failing Run or Check case
 // there, as text and JSON lines, with its timeline page (see below);
-// -headwind.stall (HEADWIND_STALL) is the
+// -headwind.swarm=off (HEADWIND_SWARM=off) turns swarm testing off for
+// every Check of the run; -headwind.stall (HEADWIND_STALL) is the
 // stall watchdog's bound (default DefaultStall, 0 turns it off).
 //
 // Campaigns split one Check search over many runners:

@@ -22,6 +22,7 @@ var (
 	seedFlag   = flag.String("headwind.seed", "", "headwind: network seed to replay (env HEADWIND_SEED); empty means a fresh random seed per run")
 	faultsFlag = flag.String("headwind.faults", "", "headwind: default link profile of every harness network, in faultconn.ParseProfile syntax (env HEADWIND_FAULTS)")
 	traceFlag  = flag.String("headwind.trace", "", "headwind: directory to write the full trace of failing runs to, as text and JSON lines (env HEADWIND_TRACE)")
+	swarmFlag  = flag.String("headwind.swarm", "", "headwind: on (the default) or off: swarm testing in Check and Fuzz (env HEADWIND_SWARM)")
 	stallFlag  = flag.String("headwind.stall", "", "headwind: real time a bubble may go without progress in virtual time before the test fails with a diagnosis (env HEADWIND_STALL); empty means 10s, 0 turns the watchdog off")
 )
 
