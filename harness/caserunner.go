@@ -155,10 +155,12 @@ func (cr *caseRunner) ended(propPanic any, propFailed bool, left string) {
 }
 
 // replay is the command that replays the failing case of test name, run
-// from the module's root, as best the harness can know it: rapid does not
-// tell its seed to the property, but it writes its failfile before it
-// runs the failing case the last time (the run whose report this is), and
-// a fuzz input that fails is a file of the corpus named by the subtest.
+// from the module's root, as best the harness can know it: rapid writes
+// its failfile before it runs the failing case the last time (the run
+// whose report this is); without one, the seed of the last case it drew
+// at random is the failing case's (read from rapid's state, see
+// readDraws); a fuzz input that fails is a file of the corpus named by
+// the subtest.
 func (cr *caseRunner) replay(name string) string {
 	pkg := packageDir()
 	if cr != nil && cr.fuzz {
@@ -172,6 +174,11 @@ func (cr *caseRunner) replay(name string) string {
 	}
 	if f := rapidFailfile(name); f != "" {
 		return fmt.Sprintf("%sgo test %s -run '%s' -rapid.failfile=%s", twinPrefix(), pkg, runPattern(name), f)
+	}
+	if cr != nil && cr.lastSeeded {
+		// The seed of the last case rapid drew at random: the failing
+		// one, which rapid then shrank (as its "To reproduce" line says).
+		return fmt.Sprintf("%sgo test %s -run '%s' -rapid.seed=%d", twinPrefix(), pkg, runPattern(name), cr.lastSeed)
 	}
 	return fmt.Sprintf("%sgo test %s -run '%s' -rapid.seed=N, N the seed on rapid's \"To reproduce\" line of this failure",
 		twinPrefix(), pkg, runPattern(name))

@@ -5,6 +5,7 @@ import (
 	"image/png"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -147,4 +148,40 @@ func TestFailureJSONOfTwin(t *testing.T) {
 		_, err := os.Stat(p)
 		require.NoError(t, err, "a file failure.json lists exists")
 	}
+}
+
+// TestFailureJSONReplays: a failure replays from nothing but what its
+// failure.json says: its replay command, run as written from the module
+// root, fails the same way on the same case.
+func TestFailureJSONReplays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a buggy twin in subprocesses")
+	}
+	dir := t.TempDir()
+	res := harness.RunTwin(t, "TestTwinLinearizableNoDedupe", "linearizable-no-dedupe", "-rapid.seed="+twinSeed,
+		"-rapid.checks=1", "-rapid.shrinktime=0", "-rapid.nofailfile", "-headwind.trace="+dir)
+	require.True(t, res.Failed, res.Output)
+	read := func(dir string) harness.Failure {
+		b, err := os.ReadFile(filepath.Join(dir, "TestTwinLinearizableNoDedupe-check.failure.json"))
+		require.NoError(t, err)
+		var f harness.Failure
+		require.NoError(t, json.Unmarshal(b, &f))
+		return f
+	}
+	first := read(dir)
+	require.Equal(t, "HEADWIND_TWIN=linearizable-no-dedupe go test ./examples/kv -run '^TestTwinLinearizableNoDedupe$' -rapid.seed="+twinSeed, first.Replay,
+		"without a failfile, the replay names the failing case's seed")
+
+	again := t.TempDir()
+	cmd := exec.Command("sh", "-c", first.Replay+" -rapid.nofailfile")
+	cmd.Dir = filepath.Join("..", "..")
+	cmd.Env = append(os.Environ(), "HEADWIND_TRACE="+again)
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "the replay fails:\n%s", out)
+	// rapid finds the same failing case first (its "To reproduce" seed),
+	// then may shrink it: the report is of the case it ends with.
+	require.Contains(t, string(out), "-rapid.seed="+twinSeed)
+	second := read(again)
+	require.Contains(t, second.Violation, "not linearizable")
+	require.Equal(t, first.Replay, second.Replay, "the replay's report replays the same way")
 }
