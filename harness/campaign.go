@@ -172,3 +172,9 @@ func setFlags(t *testing.T, values map[string]string) (restore func()) {
 		}
 	}
 }
+
+// campaignCase reports whether t is a campaign's case=k subtest.
+func campaignCase(t *testing.T) bool {
+	_, sub, ok := strings.Cut(t.Name(), "/")
+	return ok && strings.HasPrefix(sub, "case=") && !strings.Contains(sub, "/")
+}

@@ -29,6 +29,9 @@ type caseRunner struct {
 	t    *testing.T // the test the cases run in, for the replay's subtest
 	wd   *watchdog
 	fuzz bool // the cases are fuzz inputs
+	// campaign is set in a campaign's case=k subtest: its replay is a
+	// plain run of the test.
+	campaign bool
 	// Set in the bubble by ended, read outside after the bubble ended
 	// (synctest.Test's return orders the two).
 	left       string // one-line account of the goroutines left blocked; "" if none
@@ -59,7 +62,7 @@ func newCaseRunner(t *testing.T, stall time.Duration) (*caseRunner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &caseRunner{t: t, wd: startWatchdog(t.Name(), bound)}, nil
+	return &caseRunner{t: t, wd: startWatchdog(t.Name(), bound), campaign: campaignCase(t)}, nil
 }
 
 func (cr *caseRunner) close() {
@@ -163,6 +166,11 @@ func (cr *caseRunner) ended(propPanic any, propFailed bool, left string) {
 // the subtest.
 func (cr *caseRunner) replay(name string) string {
 	pkg := packageDir()
+	if cr != nil && cr.campaign {
+		// A campaign's case=k subtest: the seed replays the case in a
+		// plain run of the test.
+		name, _, _ = strings.Cut(name, "/")
+	}
 	if cr != nil && cr.fuzz {
 		target, input, ok := strings.Cut(name, "/")
 		if ok && fuzzInputRE.MatchString(input) {
