@@ -178,3 +178,42 @@ func TestRegressNonsense(t *testing.T) {
 	require.ErrorIs(t, c.SetProfiles(faultconn.Profile{}, faultconn.Profile{}), net.ErrClosed)
 	<-c.Done()
 }
+
+// Found by the conformance matrix (internal/conformance).
+
+// TestRegressPipePeerClosedErrors: over net.Pipe, once the peer closed,
+// the pipe's io.ErrClosedPipe leaked out of SetDeadline and Write. A TCP
+// conn whose peer closed accepts a deadline (nil) and fails writes with
+// EPIPE; faultconn maps the pipe's errors to those, on the direct path
+// (no faults) and through the Out pump (faults).
+func TestRegressPipePeerClosedErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		out  faultconn.Profile
+	}{{"direct", faultconn.Profile{}}, {"pump", faultconn.Profile{Latency: 10 * time.Millisecond}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a, b := pipePair(t, faultconn.Config{Out: tc.out}, faultconn.Profile{})
+				require.NoError(t, b.Close())
+				<-b.Done()
+				require.NoError(t, a.SetDeadline(time.Now().Add(time.Hour)), "the peer's close does not close this end")
+				require.NoError(t, a.SetReadDeadline(time.Time{}))
+				require.NoError(t, a.SetWriteDeadline(time.Time{}))
+				_, err := a.Read(make([]byte, 1))
+				require.Equal(t, io.EOF, err)
+				var werr error
+				for range 3 { // the pump's write fails after the latency
+					_, werr = a.Write([]byte("to a closed peer"))
+					if werr != nil {
+						break
+					}
+					time.Sleep(time.Second)
+				}
+				require.ErrorIs(t, werr, syscall.EPIPE)
+				require.NotErrorIs(t, werr, io.ErrClosedPipe)
+				_, err = a.Read(make([]byte, 1))
+				require.Equal(t, io.EOF, err, "reads still give end of stream, never the pipe's error")
+			})
+		})
+	}
+}
