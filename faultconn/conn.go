@@ -236,6 +236,9 @@ func (c *Conn) Close() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	reset := c.user.Close(false)
+	// Once nothing is in flight, the Out pump ends even if the last
+	// segment never arrives (a reset lost to a partition): raw is reset.
+	c.tx.AbortReaderWhenIdle(syscall.ECONNRESET)
 	if !c.pumpOut.Load() {
 		// Writes went straight to raw: nothing is in flight.
 		if reset {

@@ -217,3 +217,27 @@ func TestRegressPipePeerClosedErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRegressLostResetDoesNotHangDone: a reset lost to a partition is
+// never retransmitted, so the Out pump of a reset Conn waited for it
+// forever and Done never came after Close. Now the pump ends once
+// nothing is in flight, and resets the wrapped conn.
+func TestRegressLostResetDoesNotHangDone(t *testing.T) {
+	for _, mode := range []faultconn.Mode{faultconn.Stream, faultconn.Segments} {
+		t.Run(mode.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a, b := pipePair(t, faultconn.Config{Mode: mode, Out: faultconn.Profile{Latency: 10 * time.Millisecond}}, faultconn.Profile{})
+				start := time.Now()
+				a.Partition()
+				a.Reset()
+				time.Sleep(time.Second) // the reset arrived at 10ms, into the partition
+				a.Heal()
+				require.NoError(t, a.Close())
+				<-a.Done()
+				require.Equal(t, time.Second, time.Since(start), "done at Close: nothing was in flight")
+				_, err := b.Read(make([]byte, 1))
+				require.Equal(t, io.EOF, err, "net.Pipe cannot carry the reset: end of stream")
+			})
+		})
+	}
+}

@@ -158,6 +158,9 @@ func (l *Link) free(s *segment) {
 	l.used -= s.reserve
 	freeSegment(s)
 	signal(l.wwake)
+	if l.idleErr != nil {
+		signal(l.rwake) // the link may have become idle
+	}
 }
 
 // discardPending frees every segment not yet delivered and stops the
@@ -179,4 +182,7 @@ func (l *Link) discardPending() {
 	l.pend, l.fifo = l.pend[:0], l.fifo[:0]
 	l.disarm()
 	signal(l.wwake)
+	if l.idleErr != nil {
+		signal(l.rwake)
+	}
 }
