@@ -170,7 +170,14 @@ func (c *Conn) Read(b []byte) (int, error) {
 				return n, err
 			}
 			if !c.pumpIn.Load() {
-				return n, c.rawErr("read", err)
+				err = c.user.ReportRead(c.rawErr("read", err))
+				if err == io.EOF {
+					// The peer's FIN, read here: the In link keeps it, so
+					// that later reads through it, and the rules that
+					// depend on it (a reset in CLOSE_WAIT), see it too.
+					c.rx.CloseWrite()
+				}
+				return n, c.opErr("read", err)
 			}
 			// The In pump started and cut this read short (or raw was
 			// closed under it after a failure): the In link has the rest.
@@ -203,7 +210,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 			if err != nil && c.closed.Load() {
 				return n, c.opErr("write", net.ErrClosed)
 			}
-			return n, c.rawErr("write", err)
+			return n, c.opErr("write", c.user.ReportWrite(c.rawErr("write", err)))
 		}
 		<-c.wsem
 	}

@@ -241,3 +241,43 @@ func TestRegressLostResetDoesNotHangDone(t *testing.T) {
 		})
 	}
 }
+
+// TestRegressResetAfterEOFReadsEOF: once a read returned end of stream
+// from the wrapped conn directly, a reset now made later reads fail with
+// ECONNRESET; Linux keeps giving end of stream after a FIN was read, and
+// so does faultconn. Writes fail with the reset, once, then EPIPE.
+func TestRegressResetAfterEOFReadsEOF(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := pipePair(t, faultconn.Config{Out: faultconn.Profile{Latency: time.Millisecond}}, faultconn.Profile{})
+		require.NoError(t, a.Close())
+		_, err := b.Read(make([]byte, 1))
+		require.Equal(t, io.EOF, err)
+		b.Reset()
+		_, err = b.Read(make([]byte, 1))
+		require.Equal(t, io.EOF, err, "end of stream stays")
+		_, err = b.Write([]byte("x"))
+		require.ErrorIs(t, err, syscall.ECONNRESET)
+		_, err = b.Write([]byte("x"))
+		require.ErrorIs(t, err, syscall.EPIPE)
+	})
+}
+
+// TestRegressDirectResetReportedOnce: a reset met on the direct path (a
+// read straight from the wrapped TCP conn) was not known to the
+// connection's rules, so a later reset now reported ECONNRESET a second
+// time. A connection error is reported once, whichever path meets it.
+func TestRegressDirectResetReportedOnce(t *testing.T) {
+	c, s, stop, err := tcpPair(t, faultconn.Config{})
+	require.NoError(t, err)
+	defer stop()
+	s.(*faultconn.Conn).Unwrap().(*net.TCPConn).SetLinger(0)
+	require.NoError(t, s.Close())
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, syscall.ECONNRESET, "the real reset, read directly")
+	c.(*faultconn.Conn).Reset()
+	_, err = c.Write([]byte("x"))
+	require.ErrorIs(t, err, syscall.EPIPE, "reported once: then EPIPE")
+	_, err = c.Read(make([]byte, 1))
+	require.Equal(t, io.EOF, err)
+}
