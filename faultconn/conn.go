@@ -172,10 +172,21 @@ func (c *Conn) Read(b []byte) (int, error) {
 			if err != nil && c.closed.Load() {
 				return n, c.opErr("read", net.ErrClosed)
 			}
-			if err == nil || !c.pumpIn.Load() || n > 0 || !isTimeout(err) {
+			if err == nil || n > 0 {
 				return n, err
 			}
-			// The In pump started and cut this read short: read from it.
+			if !c.pumpIn.Load() {
+				err = c.user.ReportRead(c.rawErr("read", err))
+				if err == io.EOF {
+					// The peer's FIN, read here: the In link keeps it, so
+					// that later reads through it, and the rules that
+					// depend on it (a reset in CLOSE_WAIT), see it too.
+					c.rx.CloseWrite()
+				}
+				return n, c.opErr("read", err)
+			}
+			// The In pump started and cut this read short (or raw was
+			// closed under it after a failure): the In link has the rest.
 		} else {
 			<-c.rsem
 		}
@@ -203,9 +214,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 				c.direct.outBytes.Add(uint64(n))
 			}
 			if err != nil && c.closed.Load() {
-				err = c.opErr("write", net.ErrClosed)
+				return n, c.opErr("write", net.ErrClosed)
 			}
-			return n, err
+			return n, c.opErr("write", c.user.ReportWrite(c.rawErr("write", err)))
 		}
 		<-c.wsem
 	}
@@ -238,6 +249,9 @@ func (c *Conn) Close() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	reset := c.user.Close(false)
+	// Once nothing is in flight, the Out pump ends even if the last
+	// segment never arrives (a reset lost to a partition): raw is reset.
+	c.tx.AbortReaderWhenIdle(syscall.ECONNRESET)
 	if !c.pumpOut.Load() {
 		// Writes went straight to raw: nothing is in flight.
 		if reset {
@@ -326,7 +340,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 	defer c.mu.Unlock()
 	c.readDL = t
 	if !c.pumpIn.Load() {
-		return c.raw.SetReadDeadline(t)
+		return c.rawDeadlineErr(c.raw.SetReadDeadline(t))
 	}
 	return nil
 }
@@ -338,9 +352,39 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	}
 	c.tx.SetWriteDeadline(t)
 	if !c.pumpOut.Load() {
-		return c.raw.SetWriteDeadline(t)
+		return c.rawDeadlineErr(c.raw.SetWriteDeadline(t))
 	}
 	return nil
+}
+
+// rawGone reports whether err says that the wrapped conn is closed: by
+// its peer, as net.Pipe says it (io.ErrClosedPipe), or by this Conn after
+// a failure.
+func rawGone(err error) bool {
+	return errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed)
+}
+
+// rawErr maps an error of the wrapped conn to what a TCP socket whose
+// peer is gone gives: a read sees end of stream, a write EPIPE. Other
+// errors pass unchanged.
+func (c *Conn) rawErr(op string, err error) error {
+	if err == nil || !rawGone(err) {
+		return err
+	}
+	if op == "read" {
+		return io.EOF
+	}
+	return c.opErr(op, syscall.EPIPE)
+}
+
+// rawDeadlineErr drops the error of setting a deadline on a wrapped conn
+// that is closed underneath this open Conn: a TCP socket accepts a
+// deadline whatever its peer did.
+func (c *Conn) rawDeadlineErr(err error) error {
+	if err != nil && rawGone(err) && !c.closed.Load() {
+		return nil
+	}
+	return err
 }
 
 // readsFailed runs when the End's rules failed the user's reads (the Out
@@ -417,10 +461,7 @@ func (c *Conn) outPump() {
 		n, err := c.tx.Read(buf)
 		if n > 0 {
 			if werr := c.writeRaw(buf[:n]); werr != nil {
-				c.fail(werr)
-				c.tx.AbortWriter(werr)
-				c.tx.CloseRead(net.ErrClosed) // what comes later is refused: the user sees a reset
-				c.abortRaw()
+				c.pumpFailed(werr)
 				return
 			}
 			continue
@@ -442,6 +483,27 @@ func (c *Conn) outPump() {
 		}
 		return
 	}
+}
+
+// pumpFailed ends the connection when the Out pump could not write to
+// raw (its peer is gone, or reset it): writes fail with the error (a
+// closed pipe's as EPIPE), reads move to the In link and end with the
+// reset (once) or, when the peer just went away, end of stream after what
+// arrived; raw is reset.
+func (c *Conn) pumpFailed(err error) {
+	if rawGone(err) {
+		err = syscall.EPIPE
+	}
+	c.fail(err)
+	c.tx.AbortWriter(err)
+	c.tx.CloseRead(net.ErrClosed) // what comes later is refused
+	c.startIn()                   // before raw closes: a direct Read moves to the In link
+	if link.IsConnError(err) {
+		c.rx.Reset(err)
+	} else {
+		c.rx.CloseWrite()
+	}
+	c.abortRaw()
 }
 
 // writeRaw writes b to raw. After Close it gives up once raw has taken

@@ -178,3 +178,106 @@ func TestRegressNonsense(t *testing.T) {
 	require.ErrorIs(t, c.SetProfiles(faultconn.Profile{}, faultconn.Profile{}), net.ErrClosed)
 	<-c.Done()
 }
+
+// Found by the conformance matrix (internal/conformance).
+
+// TestRegressPipePeerClosedErrors: over net.Pipe, once the peer closed,
+// the pipe's io.ErrClosedPipe leaked out of SetDeadline and Write. A TCP
+// conn whose peer closed accepts a deadline (nil) and fails writes with
+// EPIPE; faultconn maps the pipe's errors to those, on the direct path
+// (no faults) and through the Out pump (faults).
+func TestRegressPipePeerClosedErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		out  faultconn.Profile
+	}{{"direct", faultconn.Profile{}}, {"pump", faultconn.Profile{Latency: 10 * time.Millisecond}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a, b := pipePair(t, faultconn.Config{Out: tc.out}, faultconn.Profile{})
+				require.NoError(t, b.Close())
+				<-b.Done()
+				require.NoError(t, a.SetDeadline(time.Now().Add(time.Hour)), "the peer's close does not close this end")
+				require.NoError(t, a.SetReadDeadline(time.Time{}))
+				require.NoError(t, a.SetWriteDeadline(time.Time{}))
+				_, err := a.Read(make([]byte, 1))
+				require.Equal(t, io.EOF, err)
+				var werr error
+				for range 3 { // the pump's write fails after the latency
+					_, werr = a.Write([]byte("to a closed peer"))
+					if werr != nil {
+						break
+					}
+					time.Sleep(time.Second)
+				}
+				require.ErrorIs(t, werr, syscall.EPIPE)
+				require.NotErrorIs(t, werr, io.ErrClosedPipe)
+				_, err = a.Read(make([]byte, 1))
+				require.Equal(t, io.EOF, err, "reads still give end of stream, never the pipe's error")
+			})
+		})
+	}
+}
+
+// TestRegressLostResetDoesNotHangDone: a reset lost to a partition is
+// never retransmitted, so the Out pump of a reset Conn waited for it
+// forever and Done never came after Close. Now the pump ends once
+// nothing is in flight, and resets the wrapped conn.
+func TestRegressLostResetDoesNotHangDone(t *testing.T) {
+	for _, mode := range []faultconn.Mode{faultconn.Stream, faultconn.Segments} {
+		t.Run(mode.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a, b := pipePair(t, faultconn.Config{Mode: mode, Out: faultconn.Profile{Latency: 10 * time.Millisecond}}, faultconn.Profile{})
+				start := time.Now()
+				a.Partition()
+				a.Reset()
+				time.Sleep(time.Second) // the reset arrived at 10ms, into the partition
+				a.Heal()
+				require.NoError(t, a.Close())
+				<-a.Done()
+				require.Equal(t, time.Second, time.Since(start), "done at Close: nothing was in flight")
+				_, err := b.Read(make([]byte, 1))
+				require.Equal(t, io.EOF, err, "net.Pipe cannot carry the reset: end of stream")
+			})
+		})
+	}
+}
+
+// TestRegressResetAfterEOFReadsEOF: once a read returned end of stream
+// from the wrapped conn directly, a reset now made later reads fail with
+// ECONNRESET; Linux keeps giving end of stream after a FIN was read, and
+// so does faultconn. Writes fail with the reset, once, then EPIPE.
+func TestRegressResetAfterEOFReadsEOF(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := pipePair(t, faultconn.Config{Out: faultconn.Profile{Latency: time.Millisecond}}, faultconn.Profile{})
+		require.NoError(t, a.Close())
+		_, err := b.Read(make([]byte, 1))
+		require.Equal(t, io.EOF, err)
+		b.Reset()
+		_, err = b.Read(make([]byte, 1))
+		require.Equal(t, io.EOF, err, "end of stream stays")
+		_, err = b.Write([]byte("x"))
+		require.ErrorIs(t, err, syscall.ECONNRESET)
+		_, err = b.Write([]byte("x"))
+		require.ErrorIs(t, err, syscall.EPIPE)
+	})
+}
+
+// TestRegressDirectResetReportedOnce: a reset met on the direct path (a
+// read straight from the wrapped TCP conn) was not known to the
+// connection's rules, so a later reset now reported ECONNRESET a second
+// time. A connection error is reported once, whichever path meets it.
+func TestRegressDirectResetReportedOnce(t *testing.T) {
+	c, s, stop, err := tcpPair(t, faultconn.Config{})
+	require.NoError(t, err)
+	defer stop()
+	s.(*faultconn.Conn).Unwrap().(*net.TCPConn).SetLinger(0)
+	require.NoError(t, s.Close())
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, syscall.ECONNRESET, "the real reset, read directly")
+	c.(*faultconn.Conn).Reset()
+	_, err = c.Write([]byte("x"))
+	require.ErrorIs(t, err, syscall.EPIPE, "reported once: then EPIPE")
+	_, err = c.Read(make([]byte, 1))
+	require.Equal(t, io.EOF, err)
+}

@@ -76,6 +76,20 @@ func (l *Link) AbortReader(err error) {
 	signal(l.rwake)
 }
 
+// AbortReaderWhenIdle makes reads fail with err once nothing is in
+// flight and nothing is left to read. It is for a reader that stands for
+// the network, such as faultconn's Out pump after Close: a connection's
+// last segment may be lost for good (a reset lost to a partition is never
+// retransmitted), and then nothing would ever end its reads.
+func (l *Link) AbortReaderWhenIdle(err error) {
+	l.acquire()
+	if l.idleErr == nil {
+		l.idleErr = err
+	}
+	l.release()
+	signal(l.rwake)
+}
+
 // CloseRead closes the reader side: reads fail with err at once, unread
 // data is discarded, and data that arrives later is refused (the reader's
 // End answers it with a reset). It returns how many unread bytes were

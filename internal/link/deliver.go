@@ -158,6 +158,9 @@ func (l *Link) free(s *segment) {
 	l.used -= s.reserve
 	freeSegment(s)
 	signal(l.wwake)
+	if l.idleErr != nil {
+		signal(l.rwake) // the link may have become idle
+	}
 }
 
 // discardPending frees every segment not yet delivered and stops the
@@ -186,6 +189,9 @@ func (l *Link) discardPending() {
 	l.pend, l.fifo, l.held = l.pend[:0], l.fifo[:0], l.held[:0]
 	l.disarm()
 	signal(l.wwake)
+	if l.idleErr != nil {
+		signal(l.rwake)
+	}
 }
 
 // hold keeps s, whose arrival falls in a pause, for Unhold, and reports

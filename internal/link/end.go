@@ -73,6 +73,13 @@ func (e *End) Write(b []byte) (int, error) {
 	return n, e.report(err, syscall.EPIPE)
 }
 
+// ReportRead and ReportWrite pass an error a front end met outside the
+// End (a read or write straight on a real socket) through the same rule:
+// the connection's first error is reported once, whoever meets it, and
+// later ones become io.EOF (reads) and EPIPE (writes).
+func (e *End) ReportRead(err error) error  { return e.report(err, io.EOF) }
+func (e *End) ReportWrite(err error) error { return e.report(err, syscall.EPIPE) }
+
 // report passes a connection error to the first call that meets it and
 // after to every later one.
 func (e *End) report(err, after error) error {

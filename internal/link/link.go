@@ -119,6 +119,7 @@ type Link struct {
 	armed   time.Time // when the timer fires; zero when it is not armed
 	werr    error     // writes fail with werr
 	rerr    error     // reads fail with rerr once the ready data is read
+	idleErr error     // reads fail with idleErr once nothing is in flight or unread; see AbortReaderWhenIdle
 	rclosed error     // reads fail with rclosed at once
 	finSent bool
 	finRead bool // the reader has seen end of stream

@@ -39,6 +39,10 @@ func (l *Link) read(b []byte, packet bool) (int, net.Addr, error) {
 			signal(l.rwake)
 			return 0, nil, l.rerr
 		}
+		if l.idleErr != nil && l.inFlight() == 0 {
+			signal(l.rwake)
+			return 0, nil, l.idleErr
+		}
 		if len(b) == 0 && !packet {
 			return 0, nil, nil
 		}
