@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -23,8 +24,12 @@ import (
 
 // TestConformance is the conformance matrix; see the package doc.
 func TestConformance(t *testing.T) {
+	fronts := []string{fePipe, feTCP, feNetsim}
+	if only := os.Getenv("HEADWIND_MATRIX_FRONTEND"); only != "" {
+		fronts = []string{only} // to hunt a cell: e.g. faultconn/tcp with -rapid.checks=3000
+	}
 	rapid.Check(t, func(rt *rapid.T) {
-		fe := rapid.SampledFrom([]string{fePipe, feTCP, feNetsim}).Draw(rt, "frontEnd")
+		fe := rapid.SampledFrom(fronts).Draw(rt, "frontEnd")
 		if fe == feTCP {
 			runCase(rt, fe)
 			return
@@ -144,6 +149,9 @@ func runCase(rt *rapid.T, fe string) {
 			case <-limit:
 				buf := make([]byte, 1<<20)
 				buf = buf[:runtime.Stack(buf, true)]
+				if dir := os.Getenv("HEADWIND_MATRIX_DUMPS"); dir != "" {
+					os.WriteFile(filepath.Join(dir, fmt.Sprintf("hang-%d.txt", time.Now().UnixNano())), buf, 0o644)
+				}
 				return fmt.Errorf("closed, but not done (a hang): wait %d of %d (conn a, conn b, reader a, reader b; netsim: network, reader a, reader b)\n%s", i+1, len(done), buf)
 			}
 		}
