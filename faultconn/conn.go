@@ -450,7 +450,15 @@ func (c *Conn) startIn() {
 
 // outPump moves segments from the Out link to raw at their instants.
 func (c *Conn) outPump() {
-	defer c.finish(&c.outLive)
+	defer func() {
+		c.finish(&c.outLive)
+		// Close leaves raw to a live Out pump; if Close came after this
+		// pump last looked (it had half-closed raw for a CloseWrite) but
+		// before it finished, raw is this pump's to close.
+		if c.closed.Load() {
+			c.closeRaw()
+		}
+	}()
 	c.wsem <- struct{}{} // a direct write in progress finishes first
 	<-c.wsem
 	if !c.closed.Load() {
