@@ -44,10 +44,10 @@ type twin struct {
 
 var twins = []twin{
 	{"double-apply", "harness", "TestTwinDoubleApply", "a payment service without dedupe: a retried charge is applied twice"},
-	{"parallel-double-apply", "harness", "TestTwinParallelDoubleApply", "the same, with clients dialing in parallel from one host"},
-	{"slow-link", "harness", "TestTwinSlowLink", "the same, under a user-defined nemesis step (a slow link) only"},
+	{"parallel-double-apply", "harness", "TestTwinParallelDoubleApply", "a payment service without dedupe, its clients dialing in parallel from one host"},
+	{"slow-link", "harness", "TestTwinSlowLink", "a payment service without dedupe, under a user-defined nemesis step (a slow link) only"},
 	{"no-dedupe", "examples/kv", "TestTwinNoDedupe", "kv server without its dedupe table: a retried charge is applied twice"},
-	{"linearizable-no-dedupe", "examples/kv", "TestTwinLinearizableNoDedupe", "the same server under the linearizability checker: a retried put lands after later puts"},
+	{"linearizable-no-dedupe", "examples/kv", "TestTwinLinearizableNoDedupe", "kv server without its dedupe table, under the linearizability checker: a retried put lands after later puts"},
 	{"forget-serials", "examples/kv", "TestTwinForgetSerials", "dedupe table in memory only: a retry after a crash and restart is charged again"},
 	{"no-fencing", "examples/lease", "TestTwinNoFencing", "storage ignores fencing tokens: a paused lease holder's stale write is accepted"},
 	{"no-idempotency-key", "examples/httpretry", "TestTwinNoIdempotencyKey", "net/http server ignores idempotency keys: a retried request executes twice"},
@@ -95,6 +95,9 @@ func catalogue() error {
 	if err != nil {
 		return err
 	}
+	if _, err := os.Stat(filepath.Join(root, "harness")); err != nil {
+		return fmt.Errorf("run it from the module's root: %v", err)
+	}
 	bin, err := os.MkdirTemp("", "catalogue")
 	if err != nil {
 		return err
@@ -102,7 +105,7 @@ func catalogue() error {
 	defer os.RemoveAll(bin)
 
 	fmt.Printf("`go run ./internal/catalogue -runs=%d -checks=%d`: rapid seeds 1 to %d, `-rapid.checks=%d -rapid.shrinktime=0`. Cases include the failing one; wall time is the test process's, start to exit.\n\n", *runs, *checks, *runs, *checks)
-	fmt.Printf("| twin | package | the bug | cases, median (swarm on / off) | cases, max (on / off) | wall, median (on / off) | wall, max (on / off) | found of %d (on / off) | found in ≤ 100 cases (on / off) |\n", *runs)
+	fmt.Printf("| twin (`HEADWIND_TWIN`) | package | the bug | cases, median (swarm on / off) | cases, max (on / off) | wall, median (on / off) | wall, max (on / off) | found of %d (on / off) | found in ≤ 100 cases, rapid's default (on / off) |\n", *runs)
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, tw := range selected {
 		dir := filepath.Join(root, tw.pkg)
