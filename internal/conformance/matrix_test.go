@@ -462,7 +462,11 @@ func (m *machine) checkDir(x, y *side, st readerState, i int, events []faultconn
 			return nil
 		}
 	} else {
-		out := readLog(events, r.out[i])
+		ref := r.out[i]
+		if r.rename != nil {
+			ref.name = r.rename()
+		}
+		out := readLog(events, ref)
 		got, known := st.got, []bool(nil)
 		var in *linkLog
 		if r.in[1-i] != nil {

@@ -43,6 +43,9 @@ type rig struct {
 	// side i reads through (faultconn in Segments mode).
 	out [2]linkRef
 	in  [2]*linkRef
+	// rename, when set, returns the links' current name: netsim names a
+	// connection written at the instant it was dialed by its first write.
+	rename func() string
 
 	partition  func()
 	heal       func()
@@ -173,6 +176,7 @@ func newNetsimRig(rt *rapid.T, seed uint64, mode faultconn.Mode, window int, p f
 	r.a, r.b = newSide("a", ca), newSide("b", cb)
 	name := ca.(*netsim.Conn).Name()
 	r.out = [2]linkRef{{name, faultconn.Out}, {name, faultconn.In}}
+	r.rename = ca.(*netsim.Conn).Name
 	r.partition = func() { n.Partition([]string{"a"}, []string{"b"}) }
 	r.heal = n.Heal
 	r.setProfile = func(p faultconn.Profile) error {
