@@ -13,6 +13,8 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/cryptotest"
@@ -207,6 +209,21 @@ func quicSetup(t *testing.T) {
 	cryptotest.SetGlobalRandom(t, 1)
 }
 
+// runQUIC runs body in a bubble (seed 1, profile) with the echo server on
+// host "server", its certificate valid from from until until, and a
+// client on host "client"; roots trusts the certificate.
+func runQUIC(t *testing.T, from, until time.Time, body func(t *testing.T, n *netsim.Network, c *client, roots *x509.CertPool)) {
+	t.Helper()
+	cert, roots := selfSigned(t, "server", from, until)
+	opts := harness.RunOptions{Seed: 1, FixedSeed: true, Default: profile}
+	harness.RunWith(t, opts, func(t *testing.T, n *netsim.Network) {
+		defer serveEcho(t, n, "server", cert)()
+		c := newClient(t, n, "client")
+		defer c.close()
+		body(t, n, c, roots)
+	})
+}
+
 // TestQUICRequestsLossAndPartition: quic-go v0.65.0 over netsim UDP with
 // 2% loss. A client dials a server and sends 100 requests on one stream:
 // the instants are exact, and so are the three requests that a lost
@@ -216,16 +233,11 @@ func quicSetup(t *testing.T) {
 // probe, and both the old connection and a new one work again.
 func TestQUICRequestsLossAndPartition(t *testing.T) {
 	quicSetup(t)
-	cert, roots := selfSigned(t, "server", notBefore, notAfter)
-	opts := harness.RunOptions{Seed: 1, FixedSeed: true, Default: profile}
-	harness.RunWith(t, opts, func(t *testing.T, n *netsim.Network) {
-		defer serveEcho(t, n, "server", cert)()
-		c := newClient(t, n, "client")
-		defer c.close()
-
-		// One round trip, plus serialization: the ClientHello (with its
-		// post-quantum key share) fills two 1280-byte Initial datagrams,
-		// and the server's flight carries the certificate.
+	runQUIC(t, notBefore, notAfter, func(t *testing.T, n *netsim.Network, c *client, roots *x509.CertPool) {
+		// One round trip, plus the serialization at 1MB/s of the client's
+		// Initial datagrams (the ClientHello, with its post-quantum key
+		// share, padded to 1280 bytes each) and of the server's flight
+		// with the certificate: about 4.6KB in all.
 		conn, took, err := c.dial(context.Background(), n, roots)
 		if err != nil || took != 24620*time.Microsecond {
 			t.Fatalf("dial: %v after %v, want success after 24.62ms", err, took)
@@ -331,4 +343,91 @@ func TestQUICRequestsLossAndPartition(t *testing.T) {
 			t.Fatalf("request on the new connection: %v after %v, want success after 21.07ms", err, took)
 		}
 	})
+}
+
+// TestQUICCertificateValidIn2000: the bubble's clock reads 2000-01-01, so
+// a certificate made with the real clock's dates (outside the bubble: in
+// TestMain, a package variable, a testdata file) is not valid yet, and
+// the client's handshake fails the instant the server's certificate
+// arrives. One valid from 1999 to 2100 works.
+func TestQUICCertificateValidIn2000(t *testing.T) {
+	quicSetup(t)
+	// The dates a certificate made with time.Now() outside the bubble has.
+	// Fixed, not time.Now(): the dates are signed, and an ECDSA signature's
+	// length (hence the server's flight, hence the instant the handshake
+	// ends on a link with a bandwidth) depends on what it signs.
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name        string
+		from, until time.Time
+		wantErr     bool
+		took        time.Duration // until the handshake ends, with the certificate's check
+	}{
+		{"real-clock dates", now, now.AddDate(1, 0, 0), true, 24618 * time.Microsecond},
+		{"1999 to 2100", notBefore, notAfter, false, 24615 * time.Microsecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runQUIC(t, tc.from, tc.until, func(t *testing.T, n *netsim.Network, c *client, roots *x509.CertPool) {
+				conn, took, err := c.dial(context.Background(), n, roots)
+				if err == nil {
+					conn.CloseWithError(0, "")
+				}
+				if took != tc.took {
+					t.Errorf("dial ended after %v, want %v", took, tc.took)
+				}
+				var invalid x509.CertificateInvalidError
+				if !tc.wantErr {
+					if err != nil {
+						t.Errorf("dial: %v, want success", err)
+					}
+				} else if !errors.As(err, &invalid) || invalid.Reason != x509.Expired {
+					t.Errorf("dial: %v, want x509.CertificateInvalidError (Expired: not yet valid)", err)
+				}
+			})
+		})
+	}
+}
+
+// TestQUICBufferWarning: quic-go tries to raise a socket's UDP buffer
+// sizes, and netsim's PacketConn has no SetReadBuffer, so the first
+// Transport in a process logs a warning to the standard logger ("...
+// Not a *net.UDPConn? See https://github.com/quic-go/quic-go/wiki/UDP-Buffer-Sizes").
+// QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=true silences it. Shown in child
+// processes, as quic-go warns once per process.
+func TestQUICBufferWarning(t *testing.T) {
+	if os.Getenv("QUICSIM_WARNING_CHILD") != "" {
+		cert, _ := selfSigned(t, "server", notBefore, notAfter)
+		harness.Run(t, func(t *testing.T, n *netsim.Network) {
+			serveEcho(t, n, "server", cert)()
+		})
+		return
+	}
+	child := func(env ...string) string {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestQUICBufferWarning$", "-test.count=1")
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "QUICSIM_WARNING_CHILD=1")
+		cmd.Env = append(cmd.Env, env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child %v: %v\n%s", env, err, out)
+		}
+		return string(out)
+	}
+	const warning = "quic-go/wiki/UDP-Buffer-Sizes"
+	if out := child(); !strings.Contains(out, warning) {
+		t.Errorf("without QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING: no warning about UDP buffer sizes in\n%s", out)
+	} else {
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, warning) {
+				t.Logf("without the fix: %s", line)
+			}
+		}
+	}
+	if out := child("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=true"); strings.Contains(out, warning) {
+		t.Errorf("with QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=true: the warning still appears in\n%s", out)
+	}
 }
