@@ -207,12 +207,9 @@ func packageDir() string {
 	}
 }
 
-// tailPerLink is how many trace events per link a failure report shows,
-// and maxLinks how many links.
-const (
-	tailPerLink = 12
-	maxLinks    = 8
-)
+// sequenceLines is how many lines of message sequence a failure report
+// shows (the first and last halves of a longer one).
+const sequenceLines = 24
 
 // failureReport says everything needed to understand and replay a failed
 // run: the headline (which seed failed), faults, the replay command and
@@ -230,18 +227,10 @@ func failureReport(headline, traceBase string, faults string, n *netsim.Network,
 		fmt.Fprintf(&b, "  %s\n", l)
 	}
 	if tr != nil {
-		links := tr.Links()
-		fmt.Fprintf(&b, "  trace: %d events kept, %d discarded, %d links\n", len(tr.Events()), tr.Overflow(), len(links))
-		for i, l := range links {
-			if i == maxLinks {
-				fmt.Fprintf(&b, "  … %d more links\n", len(links)-maxLinks)
-				break
-			}
-			fmt.Fprintf(&b, "  last events of %s:\n", l)
-			for _, e := range tr.Tail(l, tailPerLink) {
-				fmt.Fprintf(&b, "    %s\n", e)
-			}
-		}
+		events := tr.Events()
+		fmt.Fprintf(&b, "  trace: %d events kept, %d discarded, %d links\n", len(events), tr.Overflow(), len(tr.Links()))
+		fmt.Fprintf(&b, "  message sequence (one line per burst of segments; faultconn.WriteSequence):\n")
+		faultconn.WriteSequence(&b, events, faultconn.SequenceOptions{MaxLines: sequenceLines, Indent: "  "})
 		var traceFiles []string
 		if dir := traceDir(); dir != "" {
 			files, err := writeTrace(dir, traceBase, tr)

@@ -91,7 +91,7 @@ func TestRunFailureReport(t *testing.T) {
 	require.Contains(t, out, "headwind: FAILED with network seed 77")
 	require.Contains(t, out, "faults: latency=10ms loss=5%")
 	require.Contains(t, out, "replay: HEADWIND_TWIN=run-fails go test ./harness -run '^TestTwinRunTraffic$' -headwind.seed=77 -headwind.faults='latency=10ms loss=5%'")
-	require.Regexp(t, `last events of client:49152->server:7#1:\n\s+[\d.]+s client:49152->server:7#1`, out)
+	require.Regexp(t, `message sequence \(one line per burst of segments; faultconn.WriteSequence\):\n\s+0\.\d{3}s\s+conn 1\s+client\s+──\s+\d+B──▶ server`, out)
 	for _, ext := range []string{".txt", ".jsonl"} {
 		f := filepath.Join(dir, "TestTwinRunTraffic-seed77"+ext)
 		require.FileExists(t, f)
