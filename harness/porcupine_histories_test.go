@@ -295,15 +295,12 @@ func loadPublished(tb testing.TB) []pubSet {
 	}
 	sets := []pubSet{etcd}
 	for _, c := range []string{"c01", "c10", "c50"} {
-		s := pubSet{name: "kv-" + c, pmodel: porcupineKV}
 		for _, v := range []string{"ok", "bad"} {
 			name := "kv/" + c + "-" + v + ".txt"
 			h, err := parseKV(name, read(name))
 			require.NoError(tb, err)
-			s.histories = append(s.histories, h)
-			s.want = append(s.want, v == "ok")
+			sets = append(sets, pubSet{name: "kv-" + c + "-" + v, histories: []*pubHistory{h}, want: []bool{v == "ok"}, pmodel: porcupineKV})
 		}
-		sets = append(sets, s)
 	}
 	return sets
 }
@@ -444,7 +441,9 @@ func BenchmarkHistories(b *testing.B) {
 // its search (it returns a full verdict, not Unknown), while CheckModel's
 // MaxStates stops at the same state inside the bubble and out.
 func TestPorcupineTimeoutNeverFiresInBubble(t *testing.T) {
-	h := loadPublished(t)[3].histories[0] // kv c50-ok: thousands of states
+	sets := loadPublished(t)
+	i := slices.IndexFunc(sets, func(s pubSet) bool { return s.name == "kv-c50-ok" })
+	h := sets[i].histories[0] // far more than 100 states
 	outside, err := harness.CheckModel(harness.KVModel(), h.log(), harness.LinearizableOptions{MaxStates: 100})
 	require.ErrorIs(t, err, harness.ErrInconclusive)
 	synctest.Test(t, func(t *testing.T) {
