@@ -2,6 +2,7 @@ package harness
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -299,14 +300,23 @@ func (s KVState) String() string {
 	return strconv.Quote(s.Value)
 }
 
-// hash is FNV-1a over the state.
+// hash hashes the state eight bytes at a time (values grow long under
+// appends, and the search hashes every state it reaches): each word is
+// mixed in by a multiply and a shift, the tail byte by byte, FNV-style.
+// It is deterministic, like the rest of the search.
 func (s KVState) hash() uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s.Value); i++ {
-		h = (h ^ uint64(s.Value[i])) * 1099511628211
+	const prime = 1099511628211
+	h := uint64(14695981039346656037) ^ uint64(len(s.Value))
+	v := s.Value
+	for ; len(v) >= 8; v = v[8:] {
+		h = (h ^ binary.LittleEndian.Uint64([]byte(v[:8]))) * 0x9e3779b97f4a7c15
+		h ^= h >> 29
+	}
+	for i := 0; i < len(v); i++ {
+		h = (h ^ uint64(v[i])) * prime
 	}
 	if s.Found {
-		h = (h ^ 0xff) * 1099511628211
+		h = (h ^ 0xff) * prime
 	}
 	return h
 }
@@ -394,9 +404,38 @@ func (n *node) unlift() {
 	}
 }
 
+// memo is the search's table of the states seen: a state is a set of
+// placed operations (a bitset) and the model's state. Entries live in
+// flat slices, chained by hash, so that remembering a state allocates
+// nothing of its own.
+type memo[S any] struct {
+	heads   map[uint64]int // hash → its latest entry
+	entries []memoEntry[S]
+	bits    []uint64 // entry k's bitset is bits[k*w : (k+1)*w]
+	w       int      // words per bitset
+}
+
 type memoEntry[S any] struct {
-	bits []uint64
 	st   S
+	next int // the previous entry of the same hash, or -1
+}
+
+// add remembers the state (bits, st) of hash h unless it was seen, and
+// reports whether it was new.
+func (t *memo[S]) add(h uint64, bits []uint64, st S, equal func(a, b S) bool) bool {
+	head, ok := t.heads[h]
+	if !ok {
+		head = -1
+	}
+	for k := head; k >= 0; k = t.entries[k].next {
+		if slices.Equal(t.bits[k*t.w:(k+1)*t.w], bits) && equal(t.entries[k].st, st) {
+			return false
+		}
+	}
+	t.heads[h] = len(t.entries)
+	t.entries = append(t.entries, memoEntry[S]{st, head})
+	t.bits = append(t.bits, bits...)
+	return true
 }
 
 type keyResult struct {
@@ -486,7 +525,7 @@ func search[S any, I comparable, O any](m *Model[S, I, O], ops []Entry[I, O], bu
 		bits[i/64] ^= 1 << (i % 64)
 		setHash ^= zob[i]
 	}
-	memo := map[uint64][]memoEntry[S]{}
+	seen := memo[S]{heads: map[uint64]int{}, w: len(bits)}
 	var mem int64
 	type frame struct {
 		n    *node
@@ -555,8 +594,7 @@ func search[S any, I comparable, O any](m *Model[S, I, O], ops []Entry[I, O], bu
 		if ok {
 			toggle(cand.op)
 			h := setHash ^ m.Hash(next)
-			if !seen(m, memo[h], bits, next) {
-				memo[h] = append(memo[h], memoEntry[S]{slices.Clone(bits), next})
+			if seen.add(h, bits, next, m.Equal) {
 				mem += int64(8*len(bits)+m.Size(next)) + 64
 				if mem > maxMem {
 					return keyResult{undecided: "memory bound hit (raise LinearizableOptions.MaxMemory)", prefix: best}
@@ -624,15 +662,6 @@ func needless(ops []Entry[Op, Result]) []bool {
 		}
 	}
 	return skip
-}
-
-func seen[S any, I comparable, O any](m *Model[S, I, O], bucket []memoEntry[S], bits []uint64, st S) bool {
-	for _, e := range bucket {
-		if slices.Equal(e.bits, bits) && m.Equal(e.st, st) {
-			return true
-		}
-	}
-	return false
 }
 
 // failed builds the result of a failed search from its longest prefix.
