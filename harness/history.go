@@ -2,9 +2,7 @@ package harness
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -153,80 +151,46 @@ type History struct {
 	// DefaultHistoryLimit. Set it before the first Call.
 	Limit int
 
-	mu       sync.Mutex  // guards the fields below
-	clock    int64       // the last tick handed out
-	ops      []Operation // in call order
-	overflow int         // calls not recorded
-	cut      int64       // the tick of the first call not recorded; 0 if none
+	log Log[Op, Result] // the recording: a History is a key-value Log
 }
 
 // Pending is the handle of an operation that was called and has not yet
 // returned. It is safe for concurrent use.
 type Pending struct {
-	h *History // nil if the call overflowed the history
-	i int      // index in h.ops
+	h *Handle[Op, Result]
 }
 
 // Call records the invocation of input by client (any number naming the
 // client, e.g. its goroutine's index) and returns the handle to Return
 // its response with. It does not block, except on the history's lock.
 func (h *History) Call(client int, input Op) *Pending {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.clock++
-	limit := h.Limit
-	if limit <= 0 {
-		limit = DefaultHistoryLimit
-	}
-	if len(h.ops) >= limit {
-		if h.cut == 0 {
-			h.cut = h.clock
-		}
-		h.overflow++
-		return &Pending{}
-	}
-	h.ops = append(h.ops, Operation{Client: client, Op: input, Call: h.clock, CalledAt: time.Now()})
-	return &Pending{h: h, i: len(h.ops) - 1}
+	return &Pending{h.log.call(client, input, h.Limit)}
 }
 
 // Return records the response of the operation, with what the client got.
 // Only the first Return of an operation counts; on the handle of a call
 // that overflowed the history, Return does nothing.
 func (p *Pending) Return(output Result) {
-	if p == nil || p.h == nil {
-		return
+	if p != nil {
+		p.h.Return(output)
 	}
-	h := p.h
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.clock++
-	if h.ops[p.i].Return != 0 {
-		return
-	}
-	h.ops[p.i].Return = h.clock
-	h.ops[p.i].ReturnedAt = time.Now()
-	h.ops[p.i].Result = output
 }
 
 // Operations returns a copy of the recorded operations, in call order.
 func (h *History) Operations() []Operation {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.ops)
+	return operations(h.log.Entries())
 }
 
 // Overflow returns how many calls were not recorded because the history
 // was full.
 func (h *History) Overflow() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.overflow
+	_, overflow, _ := h.log.snapshot()
+	return overflow
 }
 
 func (h *History) snapshot() (ops []Operation, overflow int, cut int64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.ops), h.overflow, h.cut
+	es, overflow, cut := h.log.snapshot()
+	return operations(es), overflow, cut
 }
 
 // Defaults of LinearizableOptions.

@@ -102,10 +102,14 @@ type Handle[I comparable, O any] struct {
 // Call records the invocation of input by client and returns the handle
 // to Return its response with.
 func (l *Log[I, O]) Call(client int, input I) *Handle[I, O] {
+	return l.call(client, input, l.Limit)
+}
+
+// call is Call with the limit given.
+func (l *Log[I, O]) call(client int, input I, limit int) *Handle[I, O] {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.clock++
-	limit := l.Limit
 	if limit <= 0 {
 		limit = DefaultHistoryLimit
 	}
