@@ -41,9 +41,10 @@ type T struct {
 	// case: failures are recorded here and not given to rapid.
 	replay bool
 
-	mu   sync.Mutex // guards log, firstErr, failed and hist
-	log  []string   // what the nemesis did
-	hist *History   // the history Record registered, for the timeline page
+	mu    sync.Mutex // guards log, firstErr, failed, hist and spans
+	log   []string   // what the nemesis did
+	hist  *History   // the history Record registered, for the timeline page
+	spans []span     // hosts' crashes and pauses, for the timeline page
 	// firstErr is the first message given to Error, Errorf, Fatal or
 	// Fatalf: FailNow fails with it, so that with testify's require
 	// (Errorf, then FailNow) the violation, not "(*T).FailNow() called",
@@ -377,7 +378,7 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 		opts.run.leave()
 		if failed {
 			schedule, nemesis := ht.Schedule.describe(n.Hosts()), ht.nemesisLog()
-			view := &caseView{name: rt.Name(), violation: ht.firstError(), intervals: scheduleIntervals(ht.Schedule, n.Hosts()),
+			view := &caseView{name: rt.Name(), violation: ht.firstError(), intervals: append(scheduleIntervals(ht.Schedule, n.Hosts()), ht.spanIntervals()...),
 				hist: ht.recorded(), start: tr.Start(), exact: caseJSON(ht), did: ht.nemesisSteps()}
 			if opts.run != nil {
 				view.t = opts.run.t

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/headwind-go/headwind/internal/timeline"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -189,6 +190,7 @@ func (t *T) crash(host string, loss *Loss) error {
 		if err := t.Net.Crash(host); err != nil {
 			return err
 		}
+		t.spanBegin("crash", host)
 		t.logf("at %v crash %s", t.life.since(), host)
 		return nil
 	}
@@ -200,6 +202,7 @@ func (t *T) crash(host string, loss *Loss) error {
 	if err := t.Net.Crash(host); err != nil {
 		return err
 	}
+	t.spanBegin("crash", host)
 	l := drawLoss(t.Seed, host, s.crashes)
 	if loss != nil {
 		l = *loss
@@ -231,6 +234,7 @@ func (t *T) Restart(host string) error {
 		if err := t.Net.Restart(host); err != nil {
 			return err
 		}
+		t.spanEnd("crash", host)
 		t.logf("at %v restart %s", t.life.since(), host)
 		return nil
 	}
@@ -248,6 +252,7 @@ func (t *T) Restart(host string) error {
 	if err := t.Net.Restart(host); err != nil {
 		return err
 	}
+	t.spanEnd("crash", host)
 	st, n := s.disk.reopen()
 	s.start(t, st)
 	t.logf("at %v restart %s (boot %d, store: %d records)", t.life.since(), host, s.boots, n)
@@ -260,6 +265,7 @@ func (t *T) Pause(host string) error {
 	if err := t.Net.Pause(host); err != nil {
 		return err
 	}
+	t.spanBegin("pause", host)
 	t.logf("at %v pause %s", t.life.since(), host)
 	return nil
 }
@@ -270,6 +276,7 @@ func (t *T) Resume(host string) error {
 	if err := t.Net.Resume(host); err != nil {
 		return err
 	}
+	t.spanEnd("pause", host)
 	t.logf("at %v resume %s", t.life.since(), host)
 	return nil
 }
@@ -368,4 +375,55 @@ func (t *T) stopServices() {
 		s.wait(t, deadlines[i], "the case ended")
 		<-s.turn
 	}
+}
+
+// span is a host's crash or pause, for the timeline page: from start to
+// end (open while it lasts), in virtual time since the case began.
+type span struct {
+	kind, host string
+	start, end time.Duration
+	open       bool
+}
+
+// spanBegin records that host crashed or paused (kind) now.
+func (t *T) spanBegin(kind, host string) {
+	now := time.Since(t.life.began)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.spans) < maxSpans {
+		t.spans = append(t.spans, span{kind: kind, host: host, start: now, open: true})
+	}
+}
+
+// spanEnd records that host's crash or pause (kind) ended now.
+func (t *T) spanEnd(kind, host string) {
+	now := time.Since(t.life.began)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := len(t.spans) - 1; i >= 0; i-- {
+		if sp := &t.spans[i]; sp.open && sp.kind == kind && sp.host == host {
+			sp.end, sp.open = now, false
+			return
+		}
+	}
+}
+
+// maxSpans bounds the crashes and pauses a case records for its page.
+const maxSpans = 1000
+
+// spanIntervals shades the hosts' crashes and pauses; one still going
+// lasts until now.
+func (t *T) spanIntervals() []timeline.Interval {
+	now := time.Since(t.life.began)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]timeline.Interval, 0, len(t.spans))
+	for _, sp := range t.spans {
+		end := sp.end
+		if sp.open {
+			end = now
+		}
+		out = append(out, timeline.Interval{Start: sp.start, End: end, Kind: sp.kind, Label: sp.kind + " " + sp.host, Hosts: []string{sp.host}})
+	}
+	return out
 }

@@ -291,6 +291,7 @@ func (t *T) healAll() string {
 			if err := t.Net.Resume(h); err != nil {
 				failed = append(failed, err.Error())
 			} else {
+				t.spanEnd("pause", h)
 				resumed = append(resumed, h)
 			}
 		}

@@ -32,5 +32,6 @@ func (s pauseStep) Apply(t *T, hosts []string) string {
 	if err := t.Net.Pause(h); err != nil {
 		return fmt.Sprintf("pause %s: %v", h, err)
 	}
+	t.spanBegin("pause", h)
 	return "pause " + h
 }

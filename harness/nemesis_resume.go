@@ -28,5 +28,6 @@ func (s resumeStep) Apply(t *T, hosts []string) string {
 	if err := t.Net.Resume(h); err != nil {
 		return fmt.Sprintf("resume %s: %v", h, err)
 	}
+	t.spanEnd("pause", h)
 	return "resume " + h
 }

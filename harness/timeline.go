@@ -113,9 +113,10 @@ func artifacts() bool {
 // scheduleIntervals shades a nemesis schedule, its host indices resolved
 // against hosts as the steps resolve them: a partition lasts until the
 // next partition or heal, an isolation until the next heal, a degraded
-// link until the final heal, a crash until the next restart and a pause
-// until the next resume (or the final heal); a reset is an instant.
-// Other steps (the mode, your own) are not shaded.
+// link until the final heal; a reset is an instant. Other steps (the
+// mode, your own) are not shaded here; crashes and pauses are shaded as
+// they happened (T.spanIntervals), whoever made them: the nemesis or the
+// property.
 func scheduleIntervals(s Schedule, hosts []string) []timeline.Interval {
 	if len(hosts) < 2 {
 		return nil
@@ -145,12 +146,6 @@ func scheduleIntervals(s Schedule, hosts []string) []timeline.Interval {
 		case resetStep:
 			a, b := pair(hosts, st.a, st.b)
 			iv.Kind, iv.Hosts, iv.End = "reset", []string{a, b}, ts.At
-		case crashStep:
-			iv.Kind, iv.Hosts = "crash", []string{pick(hosts, st.host, 1)}
-			iv.End = until(i, func(x Step) bool { _, ok := x.(restartStep); return ok })
-		case pauseStep:
-			iv.Kind, iv.Hosts = "pause", []string{pick(hosts, st.host, 1)}
-			iv.End = until(i, func(x Step) bool { _, ok := x.(resumeStep); return ok })
 		default:
 			continue
 		}
