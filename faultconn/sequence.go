@@ -23,6 +23,11 @@ type SequenceOptions struct {
 	// Host keeps only the connections with Host at one end (netsim's link
 	// names, "client:port->server:port#n"); empty keeps every link.
 	Host string
+	// Peer, with Host, keeps only the connections between Host and Peer:
+	// one host pair.
+	Peer string
+	// Link keeps only the link of that name: one connection.
+	Link string
 	// MaxLines bounds the lines written, in [1, MaxSequenceLines]; the
 	// middle of a longer chart is replaced by one line saying how many
 	// lines it held. Zero means DefaultSequenceLines.
@@ -58,8 +63,14 @@ func WriteSequence(w io.Writer, events []Event, opt SequenceOptions) error {
 		if e.Kind == KindNote || e.Link == "" {
 			continue
 		}
+		if opt.Link != "" && e.Link != opt.Link {
+			continue
+		}
 		ends := parseLink(e.Link)
 		if opt.Host != "" && ends.client != opt.Host && ends.server != opt.Host {
+			continue
+		}
+		if opt.Peer != "" && !(ends.client == opt.Host && ends.server == opt.Peer || ends.client == opt.Peer && ends.server == opt.Host) {
 			continue
 		}
 		key := e.Link + " " + e.Dir.String()

@@ -69,6 +69,16 @@ func TestSequenceOfATrace(t *testing.T) {
 		out.Reset()
 		require.NoError(t, faultconn.WriteSequence(&out, events, faultconn.SequenceOptions{Host: "c"}))
 		require.Equal(t, "(no segments)\n", out.String())
+		for _, opt := range []faultconn.SequenceOptions{{Host: "a", Peer: "c"}, {Link: "a:1->b:2#8"}} {
+			out.Reset()
+			require.NoError(t, faultconn.WriteSequence(&out, events, opt))
+			require.Equal(t, "(no segments)\n", out.String(), "%+v", opt)
+		}
+		for _, opt := range []faultconn.SequenceOptions{{Host: "b", Peer: "a", MaxLines: 100}, {Link: "a:1->b:2#7", MaxLines: 100}} {
+			out.Reset()
+			require.NoError(t, faultconn.WriteSequence(&out, events, opt))
+			require.Equal(t, 40, strings.Count(out.String(), "\n"), "%+v: one host pair, one connection", opt)
+		}
 	})
 }
 
