@@ -60,7 +60,7 @@ func TestReplayCommandsReplay(t *testing.T) {
 	require.Regexp(t, `-rapid\.failfile=testdata/rapid/TestTwinDoubleApply/TestTwinDoubleApply-\d+-\d+\.fail$`, m[1])
 	out, failed = runFromRoot(t, m[1])
 	require.True(t, failed, "%s\n%s", m[1], out)
-	require.Regexp(t, `key "p\d+" applied 2 times`, out)
+	require.Regexp(t, `key "p\d+" applied [2-9] times`, out)
 
 	// Fuzz: the crasher in the corpus.
 	r = harness.RunTwin(t, "FuzzTwinDoubleApply", "double-apply")

@@ -37,7 +37,7 @@ func TestCheckCatchesDoubleApply(t *testing.T) {
 	// in 40 runs); 1000 make a miss too rare to flake.
 	out, failed := runTwin(t, "double-apply", "TestTwinDoubleApply", "-rapid.shrinktime=0", "-rapid.checks=1000")
 	require.True(t, failed, "the double-applying twin passed Check:\n%s", out)
-	require.Regexp(t, `key "p\d+" applied 2 times`, out)
+	require.Regexp(t, `key "p\d+" applied [2-9] times`, out)
 	require.Regexp(t, `failed after \d+ tests`, out)
 	require.Contains(t, out, "headwind: FAILED case (network seed")
 	require.Contains(t, out, "headwind: case schedule:")
@@ -64,7 +64,7 @@ func TestCheckCatchesDoubleApply(t *testing.T) {
 			rout, rfailed := runTwin(t, "double-apply", "TestTwinDoubleApply", "-rapid.seed="+seed, "-rapid.checks=1", "-rapid.shrinktime=0")
 			mu.Lock()
 			defer mu.Unlock()
-			if rfailed && regexp.MustCompile(`applied 2 times`).MatchString(rout) && slices.Equal(caseLines.FindAllString(rout, -1), want) {
+			if rfailed && regexp.MustCompile(`applied [2-9] times`).MatchString(rout) && slices.Equal(caseLines.FindAllString(rout, -1), want) {
 				reproduced++
 			} else {
 				sample = rout

@@ -221,7 +221,7 @@ func TestCheckCatchesDoubleCharge(t *testing.T) {
 	verdict := regexp.MustCompile(`\[rapid\] failed after (\d+) tests: .*\n.*`)
 	caught := verdict.FindStringSubmatch(res.Output)
 	require.NotNil(t, caught, "no rapid verdict in the output:\n%s", res.Output)
-	require.Regexp(t, `key "pos\d+-\d+" applied 2 times`, caught[0], "the twin failed otherwise:\n%s", res.Output)
+	require.Regexp(t, `key "pos\d+-\d+" applied [2-9] times`, caught[0], "the twin failed otherwise:\n%s", res.Output)
 	seed := res.RapidSeed()
 	require.NotEmpty(t, seed, "no -rapid.seed in the output:\n%s", res.Output)
 	t.Logf("caught after %s passing cases in %v (wall, subprocess included): %s; -rapid.seed=%s",

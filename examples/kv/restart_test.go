@@ -207,7 +207,7 @@ func TestCheckCatchesRestartDoubleCharge(t *testing.T) {
 	verdict := regexp.MustCompile(`\[rapid\] failed after (\d+) tests: .*\n.*`)
 	caught := verdict.FindStringSubmatch(res.Output)
 	require.NotNil(t, caught, "no rapid verdict in the output:\n%s", res.Output)
-	require.Regexp(t, `key "pos\d+-\d+" applied 2 times`, caught[0], "the twin failed otherwise:\n%s", res.Output)
+	require.Regexp(t, `key "pos\d+-\d+" applied [2-9] times`, caught[0], "the twin failed otherwise:\n%s", res.Output)
 	require.Regexp(t, `nemesis did: .*crash server \(store: \d+ unsynced records`, res.Output, "the report shows the crashes")
 	t.Logf("caught after %s passing cases: %s", caught[1], strings.TrimSpace(strings.SplitN(caught[0], "\n", 2)[1]))
 }
