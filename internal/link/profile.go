@@ -63,24 +63,13 @@ func ReorderHold(p Profile) time.Duration { return max(p.Latency, time.Milliseco
 // or changed in the front end's type without the same change here fails to
 // compile.
 type FrontProfile[D ~int, G ~struct{ P, R, BadLoss, GoodLoss float64 }] interface {
-	~struct {
-		Latency      time.Duration
-		Jitter       time.Duration
-		Distribution D
-		Correlation  float64
-		Bandwidth    int64
-		Loss         float64
-		Burst        *G
-		Duplicate    float64
-		Reorder      float64
-		Corrupt      float64
-		Segment      int
-		Reset        float64
-	}
+	~front[D, G]
 }
 
-// front is FrontProfile's struct, for one front end's D and G.
-type front[D ~int, G ~struct{ P, R, BadLoss, GoodLoss float64 }] struct {
+// front is FrontProfile's struct, for one front end's D and G: an alias
+// of the struct type itself, so that the constraint can take every type
+// whose underlying type it is.
+type front[D ~int, G ~struct{ P, R, BadLoss, GoodLoss float64 }] = struct {
 	Latency      time.Duration
 	Jitter       time.Duration
 	Distribution D
