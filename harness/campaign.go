@@ -93,18 +93,11 @@ func campaignSettings() (campaign, error) {
 // caseSeed is the rapid seed of case k: never 0, which rapid reads as
 // "pick one at random".
 func (c campaign) caseSeed(k int) uint64 {
-	s := splitmix(c.seed ^ splitmix(uint64(k)))
+	s := splitmix64(c.seed ^ splitmix64(uint64(k)))
 	if s == 0 {
 		s = 1
 	}
 	return s
-}
-
-func splitmix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
 }
 
 // rapidFlags serializes the campaigns' use of rapid's flags, which are
