@@ -226,11 +226,19 @@ func (t *T) crash(host string, loss *Loss) error {
 // incarnation at the same address) and, if it has a Service, calls its
 // Start again, with a new context and the host's Store reopened with the
 // records that survived. It logs what it did in the case's report.
-// Restarting a host that is up is an error, and so is restarting one
-// whose service did not stop after its crash, or after the case's end.
+// Restarting a host that is up does nothing but say so in the report:
+// the property, a nemesis restart step and the schedule's final heal may
+// each restart a host, and whichever comes first does it (a property that
+// crashes a host for longer than the schedule runs finds it restarted by
+// the heal). Restarting a host whose service did not stop after its
+// crash, or after the case's end, is an error, and so is an unknown host.
 func (t *T) Restart(host string) error {
 	s := t.life.service(host)
 	if s == nil {
+		if t.Net.Up(host) {
+			t.logf("at %v restart %s: already up", t.life.since(), host)
+			return nil
+		}
 		if err := t.Net.Restart(host); err != nil {
 			return err
 		}
@@ -248,6 +256,10 @@ func (t *T) Restart(host string) error {
 	t.life.mu.Unlock()
 	if ended {
 		return fmt.Errorf("harness: Restart(%q): the case has ended", host)
+	}
+	if t.Net.Up(host) { // never crashed, or restarted by another first
+		t.logf("at %v restart %s: already up", t.life.since(), host)
+		return nil
 	}
 	if err := t.Net.Restart(host); err != nil {
 		return err
