@@ -108,7 +108,8 @@
 // naming the host, and the host is not restarted: its goroutines could
 // otherwise write into the next incarnation. T.Restart boots a new
 // incarnation of the host and calls Start again, with a new context and
-// the Store reopened. At the end of the case, after Options.WindDown and
+// the Store reopened; a host that is already up (restarted by the final
+// heal or a nemesis step first) is left as it is. At the end of the case, after Options.WindDown and
 // before the network closes, the harness cancels every service and waits
 // for each within its StopTimeout, the same way. An error Start returns
 // before its context is done, or a panic in it, fails the case. T.Crash,
