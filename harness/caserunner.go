@@ -130,7 +130,7 @@ func (cr *caseRunner) enter(ht *T) {
 	cr.wd.enter(func() []string {
 		lines := []string{
 			fmt.Sprintf("case: network seed %d, faults %s", ht.Seed, humanProfile(ht.Faults, true)),
-			"schedule: " + ht.Schedule.describe(ht.Net.Hosts()),
+			"schedule: " + ht.Schedule.describe(ht.stepHostsOf()),
 			"nemesis did: " + ht.nemesisLog(),
 			"exact: " + caseJSON(ht),
 		}

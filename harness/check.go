@@ -41,10 +41,11 @@ type T struct {
 	// case: failures are recorded here and not given to rapid.
 	replay bool
 
-	mu    sync.Mutex // guards log, firstErr, failed, hist and spans
-	log   []string   // what the nemesis did
-	hist  *History   // the history Record registered, for the timeline page
-	spans []span     // hosts' crashes and pauses, for the timeline page
+	mu        sync.Mutex // guards log, stepHosts, firstErr, failed, hist and spans
+	log       []string   // what the nemesis did
+	stepHosts [][]string // the hosts each schedule step ran with
+	hist      *History   // the history Record registered, for the timeline page
+	spans     []span     // hosts' crashes and pauses, for the timeline page
 	// firstErr is the first message given to Error, Errorf, Fatal or
 	// Fatalf: FailNow fails with it, so that with testify's require
 	// (Errorf, then FailNow) the violation, not "(*T).FailNow() called",
@@ -369,7 +370,7 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 		// failing case only.
 		rt.Logf("headwind: case faults: %s", humanProfile(ht.Faults, true))
 		rt.Logf("headwind: case swarm: %s", ht.swarm)
-		rt.Logf("headwind: case schedule: %s", ht.Schedule.describe(n.Hosts()))
+		rt.Logf("headwind: case schedule: %s", ht.Schedule.describe(ht.stepHostsOf()))
 		rt.Logf("headwind: case exact: %s", caseJSON(ht))
 		if len(left) > 0 {
 			rt.Error(leftoverReport("property", left))
@@ -377,8 +378,8 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 		}
 		opts.run.leave()
 		if failed {
-			schedule, nemesis := ht.Schedule.describe(n.Hosts()), ht.nemesisLog()
-			view := &caseView{name: rt.Name(), violation: ht.firstError(), intervals: append(scheduleIntervals(ht.Schedule, n.Hosts()), ht.spanIntervals()...),
+			schedule, nemesis := ht.Schedule.describe(ht.stepHostsOf()), ht.nemesisLog()
+			view := &caseView{name: rt.Name(), violation: ht.firstError(), intervals: append(scheduleIntervals(ht.Schedule, ht.stepHostsOf()), ht.spanIntervals()...),
 				hist: ht.recorded(), start: tr.Start(), exact: caseJSON(ht), did: ht.nemesisSteps()}
 			if opts.run != nil {
 				view.t = opts.run.t

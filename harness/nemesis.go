@@ -201,12 +201,13 @@ func describe(st Step, hosts []string) string {
 	return st.String()
 }
 
-// describe is the schedule for reading, its hosts resolved against hosts
-// (the network's, sorted by name) as the steps resolve them.
-func (s Schedule) describe(hosts []string) string {
+// describe is the schedule for reading, each step's hosts resolved as the
+// step resolved them: against hostsOf(i), the network's hosts, sorted by
+// name, when step i ran.
+func (s Schedule) describe(hostsOf func(i int) []string) string {
 	var parts []string
-	for _, st := range s.Steps {
-		parts = append(parts, fmt.Sprintf("at %v %s", at(st.At), describe(st.Step, hosts)))
+	for i, st := range s.Steps {
+		parts = append(parts, fmt.Sprintf("at %v %s", at(st.At), describe(st.Step, hostsOf(i))))
 	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("no steps; at %v heal all", at(s.End))
@@ -246,6 +247,23 @@ func drawSchedule(rt *rapid.T, opts Options, enabled [MaxFaults]bool) Schedule {
 	return s
 }
 
+// stepHostsOf returns the hosts each step of the schedule resolved its host
+// indices against: the network's when the step ran, or, for a step that
+// has not run, its hosts now. Hosts made by the property after a step ran
+// (a client created late) do not change what that step meant.
+func (t *T) stepHostsOf() func(i int) []string {
+	now := t.Net.Hosts()
+	t.mu.Lock()
+	ran := slices.Clone(t.stepHosts)
+	t.mu.Unlock()
+	return func(i int) []string {
+		if i < len(ran) {
+			return ran[i]
+		}
+		return now
+	}
+}
+
 // Healed returns a channel closed when the nemesis has run its schedule and
 // healed everything: wait on it before checking that the system recovered.
 func (t *T) Healed() <-chan struct{} { return t.healed }
@@ -270,7 +288,11 @@ func (t *T) nemesis() {
 		if !wait(st.At) {
 			return
 		}
-		t.logf("at %v %s", at(st.At), st.Step.Apply(t, t.Net.Hosts()))
+		hosts := t.Net.Hosts()
+		t.mu.Lock()
+		t.stepHosts = append(t.stepHosts, hosts)
+		t.mu.Unlock()
+		t.logf("at %v %s", at(st.At), st.Step.Apply(t, hosts))
 	}
 	if !wait(t.Schedule.End) {
 		return

@@ -110,17 +110,15 @@ func artifacts() bool {
 // The conversions below turn what the harness has into the page's plain
 // inputs; they are the only places that know both.
 
-// scheduleIntervals shades a nemesis schedule, its host indices resolved
-// against hosts as the steps resolve them: a partition lasts until the
+// scheduleIntervals shades a nemesis schedule, step i's host indices
+// resolved against hostsOf(i), as the step resolved them (a step that
+// saw fewer than two hosts is skipped): a partition lasts until the
 // next partition or heal, an isolation until the next heal, a degraded
 // link until the final heal; a reset is an instant. Other steps (the
 // mode, your own) are not shaded here; crashes and pauses are shaded as
 // they happened (T.spanIntervals), whoever made them: the nemesis or the
 // property.
-func scheduleIntervals(s Schedule, hosts []string) []timeline.Interval {
-	if len(hosts) < 2 {
-		return nil
-	}
+func scheduleIntervals(s Schedule, hostsOf func(i int) []string) []timeline.Interval {
 	until := func(i int, ends func(Step) bool) time.Duration {
 		for _, st := range s.Steps[i+1:] {
 			if ends(st.Step) {
@@ -132,6 +130,10 @@ func scheduleIntervals(s Schedule, hosts []string) []timeline.Interval {
 	isHeal := func(x Step) bool { _, ok := x.(healStep); return ok }
 	var out []timeline.Interval
 	for i, ts := range s.Steps {
+		hosts := hostsOf(i)
+		if len(hosts) < 2 {
+			continue
+		}
 		iv := timeline.Interval{Start: ts.At, Label: describe(ts.Step, hosts)}
 		switch st := ts.Step.(type) {
 		case partitionStep:

@@ -81,12 +81,24 @@ func TestScheduleIntervals(t *testing.T) {
 		{At: 11 * ms, Step: restartStep{}},
 	}}
 	hosts := []string{"a", "b", "c"}
+	all := func(int) []string { return hosts }
 	require.Equal(t, []timeline.Interval{
 		{Start: 1 * ms, End: 3 * ms, Kind: "partition", Label: "partition [a] | [b c]", Hosts: hosts},
 		{Start: 2 * ms, End: 6 * ms, Kind: "isolate", Label: "isolate b", Hosts: []string{"b"}},
 		{Start: 3 * ms, End: 6 * ms, Kind: "partition", Label: "partition [b] | [a c]", Hosts: hosts},
 		{Start: 4 * ms, End: 10 * time.Second, Kind: "degrade", Label: "degrade b->c to none", Hosts: []string{"b", "c"}},
 		{Start: 5 * ms, End: 5 * ms, Kind: "reset", Label: "reset a<->c", Hosts: []string{"a", "c"}},
-	}, scheduleIntervals(s, hosts))
-	require.Empty(t, scheduleIntervals(s, hosts[:1]), "with one host the steps are skipped")
+	}, scheduleIntervals(s, all))
+	require.Empty(t, scheduleIntervals(s, func(int) []string { return hosts[:1] }), "with one host the steps are skipped")
+
+	// Each step as it ran: the isolation of index 4 saw hosts a and c
+	// (b was made later), so it isolated a, not b.
+	asRan := func(i int) []string {
+		if i == 1 {
+			return []string{"a", "c"}
+		}
+		return hosts
+	}
+	require.Equal(t, timeline.Interval{Start: 2 * ms, End: 6 * ms, Kind: "isolate", Label: "isolate a", Hosts: []string{"a"}},
+		scheduleIntervals(s, asRan)[1])
 }
