@@ -59,7 +59,10 @@ const (
 	KindReset
 	// KindFin means the writer closed; the end of the stream reached the reader.
 	KindFin
-	// KindDrop means a segment or datagram was dropped for lack of buffer room.
+	// KindDrop means a segment or datagram was dropped for lack of buffer
+	// room, or on arrival at a closed reader (which answers a connection's
+	// data with a reset). A drop at send has a sequence number of its own;
+	// a drop on arrival has the number of the segment's send.
 	KindDrop
 	// KindTimeout means retransmissions gave up and the connection failed with
 	// ETIMEDOUT.

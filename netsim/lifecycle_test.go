@@ -286,6 +286,56 @@ func TestLifecycleWriteAfterPeerClosedIsEPIPE(t *testing.T) {
 	})
 }
 
+// TestLifecycleDataToAClosedSocketIsDropped: data that reaches a closed
+// socket is dropped there, counted and traced at its arrival under its
+// send's number (a trace reader would otherwise see it in flight for
+// ever), and answered with one reset.
+func TestLifecycleDataToAClosedSocketIsDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := faultconn.NewTrace(0)
+		n := lcNet(t, netsim.Config{Trace: tr, Default: faultconn.Profile{Latency: 10 * time.Millisecond}})
+		ln := lcListen(t, n, "b", ":80")
+		a, b := lcPair(t, n, ln, "a", "b:80")
+		start := time.Now()
+		t0 := start.Sub(tr.Start())
+
+		require.NoError(t, a.Close())
+		_, err := b.Write([]byte("first")) // arrives at 10ms, at a closed socket
+		require.NoError(t, err)
+		lcSleepUntil(start, 5*time.Millisecond)
+		_, err = b.Write([]byte("second")) // arrives at 15ms
+		require.NoError(t, err)
+		lcSleepUntil(start, time.Second)
+
+		var sends, drops, resets []faultconn.Event
+		for _, e := range tr.Events() {
+			switch {
+			case e.Dir != faultconn.In:
+			case e.Kind == faultconn.KindSend:
+				sends = append(sends, e)
+			case e.Kind == faultconn.KindDrop:
+				drops = append(drops, e)
+			}
+			if e.Kind == faultconn.KindReset {
+				resets = append(resets, e)
+			}
+		}
+		require.Len(t, sends, 2)
+		require.Len(t, drops, 2, "each segment that reached the closed socket is traced as dropped")
+		for i, d := range drops {
+			require.Equal(t, sends[i].Seq, d.Seq, "a drop on arrival has its send's number")
+			require.Equal(t, sends[i].Size, d.Size)
+		}
+		require.Equal(t, t0+10*time.Millisecond, drops[0].Time)
+		require.Equal(t, t0+15*time.Millisecond, drops[1].Time)
+		require.Len(t, resets, 1, "one reset answers them")
+		require.Equal(t, t0+10*time.Millisecond, resets[0].Time)
+		require.EqualValues(t, 2, b.(*netsim.Conn).Stats().Out.Dropped)
+		b.Close()
+		n.Close()
+	})
+}
+
 func TestLifecycleLingerZeroResets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := lcNet(t, netsim.Config{Default: faultconn.Profile{Latency: 10 * time.Millisecond}})

@@ -128,6 +128,9 @@ func (l *Link) blocked(t time.Time) bool {
 func (l *Link) deliver(s *segment) {
 	if l.rerr != nil || l.rclosed != nil {
 		if s.kind == segData && l.rclosed != nil {
+			// Dropped by a closed reader, which answers with a reset.
+			l.stats.Dropped++
+			l.trace(s, KindDrop)
 			l.due.refused = true
 		}
 		l.free(s)

@@ -118,7 +118,7 @@ type arrow struct {
 	dir        faultconn.Dir
 	from, to   int           // lane indices
 	t0, t1     time.Duration // sent, arrived (or lost)
-	fate       string        // CSS class: ok, lost, block, corrupt, retransmit, dup, reorder, held, reset, inflight
+	fate       string        // CSS class: ok, lost, block, corrupt, retransmit, dup, reorder, held, reset, inflight, refused
 	seq0       uint64
 	seq1       uint64
 	n          int // transmissions in the run
@@ -360,6 +360,11 @@ func (d *drawing) segments() {
 		case faultconn.KindTimeout:
 			d.marks = append(d.marks, mark{lane: from, t: e.Time, class: "timeout", title: fmt.Sprintf("%s %s gave up retransmitting to %s: timed out (%s %s #%d)", secs(e.Time), fromH, toH, e.Link, e.Dir, e.Seq)})
 		case faultconn.KindDrop:
+			if s != nil { // its send was seen: it arrived at a closed reader
+				add("refused", e.Time, false)
+				s.done = true
+				break
+			}
 			d.marks = append(d.marks, mark{lane: from, t: e.Time, class: "drop", title: fmt.Sprintf("%s %s dropped a segment for lack of buffer room (%s %s #%d, %dB)", secs(e.Time), fromH, e.Link, e.Dir, e.Seq, e.Size)})
 		}
 	}
@@ -483,6 +488,7 @@ var fateWords = map[string]string{
 	"ok": "delivered", "lost": "lost", "block": "lost in a partition", "corrupt": "corrupted",
 	"retransmit": "delivered after retransmission", "dup": "duplicated", "reorder": "reordered (held back)",
 	"held": "held at a paused host", "inflight": "still in flight at the end", "fin": "end of stream (retransmitted)",
+	"refused": "dropped by a closed socket",
 }
 
 func (d *drawing) write(w *bufio.Writer) {
@@ -763,6 +769,7 @@ const defs = `<defs>
 <marker id="ah-corrupt" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#db2777"/></marker>
 <marker id="ah-held" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#65a30d"/></marker>
 <marker id="ah-inflight" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#9ca3af"/></marker>
+<marker id="ah-refused" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#f59e0b"/></marker>
 <marker id="ah-fin" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#2563eb"/></marker>
 <marker id="x" viewBox="0 0 10 10" refX="5" refY="5" markerWidth="8" markerHeight="8"><path d="M1 1L9 9M9 1L1 9" stroke="#dc2626" stroke-width="2"/></marker>
 </defs>`
@@ -771,7 +778,7 @@ const legend = `<p class="legend">Arrows, sender to receiver:
 <span class="k ok">delivered</span> <span class="k retransmit">after retransmission</span>
 <span class="k lost">lost ✕</span> <span class="k block">lost in a partition ✕</span>
 <span class="k dup">duplicated</span> <span class="k reorder">reordered</span> <span class="k corrupt">corrupted</span>
-<span class="k held">held at a paused host</span> <span class="k inflight">in flight at the end</span>.
+<span class="k held">held at a paused host</span> <span class="k refused">dropped by a closed socket</span> <span class="k inflight">in flight at the end</span>.
 Marks: <span class="k reset">◆ reset sent</span> <span class="k fin">◆ end of stream</span> <span class="k timeout">◆ timed out</span> <span class="k drop">◆ dropped</span> <span class="k note">◆ note</span>.
 Shaded: nemesis steps, crashes, pauses. Bars: operations per client, <span class="k violating">blamed by the check</span>, <span class="k pending">pending</span>. Hover over anything for details.</p>
 `
@@ -789,7 +796,7 @@ svg{font:11px system-ui,sans-serif}
 .seg{stroke-width:1.6;fill:none}.seg:hover{stroke-width:4}.seg.run{stroke-width:3;stroke-opacity:.6}
 .seg.ok{stroke:#6b7280}.seg.retransmit{stroke:#d97706}.seg.lost,.seg.block{stroke:#dc2626;stroke-dasharray:4 2}
 .seg.block{stroke:#991b1b}.seg.dup{stroke:#7c3aed}.seg.reorder{stroke:#0891b2}.seg.corrupt{stroke:#db2777}
-.seg.held{stroke:#65a30d}.seg.fin{stroke:#2563eb}.seg.inflight{stroke:#9ca3af;stroke-dasharray:2 3}
+.seg.held{stroke:#65a30d}.seg.fin{stroke:#2563eb}.seg.inflight{stroke:#9ca3af;stroke-dasharray:2 3}.seg.refused{stroke:#f59e0b}
 .mark{stroke:none}.mark.reset{fill:#dc2626}.mark.fin{fill:#2563eb}.mark.timeout{fill:#111}.mark.drop{fill:#f59e0b}.mark.note{fill:#0d9488}
 .iv rect{fill:#fca5a5;fill-opacity:.35}.iv line{stroke:#b91c1c;stroke-width:2}.iv text{fill:#7f1d1d;font-size:10px}
 .iv.isolate rect{fill:#fdba74}.iv.degrade rect{fill:#fde68a}.iv.crash rect{fill:#9ca3af;fill-opacity:.5}.iv.pause rect{fill:#93c5fd}
@@ -798,6 +805,6 @@ svg{font:11px system-ui,sans-serif}
 .bar text{fill:#1e3a8a;pointer-events:none}
 .k{padding:0 4px;border-radius:3px;color:#fff}.k.ok{background:#6b7280}.k.retransmit{background:#d97706}.k.lost{background:#dc2626}
 .k.block{background:#991b1b}.k.dup{background:#7c3aed}.k.reorder{background:#0891b2}.k.corrupt{background:#db2777}.k.held{background:#65a30d}
-.k.inflight{background:#9ca3af}.k.reset{background:#dc2626}.k.fin{background:#2563eb}.k.timeout{background:#111}.k.drop{background:#f59e0b}
+.k.inflight{background:#9ca3af}.k.refused{background:#f59e0b}.k.reset{background:#dc2626}.k.fin{background:#2563eb}.k.timeout{background:#111}.k.drop{background:#f59e0b}
 .k.note{background:#0d9488}.k.violating{background:#dc2626}.k.pending{background:#9ca3af}
 `

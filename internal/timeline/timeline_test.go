@@ -43,6 +43,8 @@ func every() Page {
 			ev(240*ms, out, 3, faultconn.KindDeliver, 5),
 			ev(250*ms, in, 2, faultconn.KindSend, 3), ev(260*ms, in, 2, faultconn.KindCorrupt, 3),
 			ev(270*ms, out, 5, faultconn.KindSend, 9),
+			ev(275*ms, in, 4, faultconn.KindSend, 2), ev(285*ms, in, 4, faultconn.KindDrop, 2),
+			ev(290*ms, out, 7, faultconn.KindDrop, 8),
 			{Time: 280 * ms, Kind: faultconn.KindNote, Note: "leader is c1"},
 			ev(300*ms, out, 6, faultconn.KindReset, 0),
 			ev(310*ms, in, 3, faultconn.KindFin, 0),
@@ -103,13 +105,14 @@ func TestWriteDrawsEveryFate(t *testing.T) {
 	for _, h := range []string{"c1", "server"} {
 		require.Equal(t, 1, count(page, `<g class="lane" data-host="`+h+`">`), h)
 	}
-	for fate, n := range map[string]int{"ok": 1, "dup": 1, "lost": 1, "retransmit": 1, "reorder": 1, "block": 1, "corrupt": 1, "inflight": 1} {
+	for fate, n := range map[string]int{"ok": 1, "dup": 1, "lost": 1, "retransmit": 1, "reorder": 1, "block": 1, "corrupt": 1, "inflight": 1, "refused": 1} {
 		require.Equal(t, n, count(page, `<line class="seg `+fate+`"`), fate)
 	}
 	matches(t, page, `<line class="seg lost" [^>]*marker-end="url\(#x\)"><title>lost c1→server c1:49152-&gt;server:80#1 out #2 7B: sent 0.020000s, lost 0.030000s</title>`)
 	matches(t, page, `<line class="seg retransmit" [^>]*><title>delivered after retransmission c1→server [^<]*sent 0.220000s, arrived 0.230000s</title>`)
 	matches(t, page, `<line class="seg corrupt" [^>]*><title>corrupted server→c1 `)
-	for _, m := range []string{"note", "reset", "fin"} {
+	matches(t, page, `<line class="seg refused" [^>]*marker-end="url\(#ah-refused\)"><title>dropped by a closed socket server→c1 [^<]*#4 2B: sent 0.275000s, arrived 0.285000s</title>`)
+	for _, m := range []string{"note", "reset", "fin", "drop"} {
 		require.Equal(t, 1, count(page, `<path class="mark `+m+`"`), m)
 	}
 	contains(t, page, `<g class="iv partition" data-kind="partition"><title>0.045000s–0.200000s partition [c1] | [server]</title><rect`)
