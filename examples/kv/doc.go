@@ -92,7 +92,10 @@
 //	HEADWIND_TWIN=forget-serials go test ./examples/kv -run TestTwinForgetSerials -rapid.nofailfile
 //
 // TestLinearizable records every put and get in a harness.History and
-// checks it with harness.CheckLinearizable. The unit tests check the
+// checks it with harness.CheckLinearizable; its nemesis acts within the
+// first 2s, where the operations are, and once the network has healed a
+// fourth client reads each key again, so a stale put that lands after
+// the others are done is seen too. The unit tests check the
 // table's bounds (capacity, expiry at its exact instant) and the client's
 // retry schedule at exact virtual instants.
 //
