@@ -174,8 +174,13 @@ func (t *Trace) sink() func(link.Event) {
 		return nil
 	}
 	return func(e link.Event) {
-		t.Add(Event{Link: e.Link, Dir: Dir(e.Dir), Seq: e.Seq, Kind: Kind(e.Kind), Size: e.Size})
+		t.add(Event{Link: e.Link, Dir: Dir(e.Dir), Seq: e.Seq, Kind: Kind(e.Kind), Size: e.Size})
 	}
+}
+
+// netsim feeds a Config's trace through the engine's hook.
+func init() {
+	link.TraceSink = func(trace any) func(link.Event) { return trace.(*Trace).sink() }
 }
 
 // DirStats counts what happened in one direction of a connection.

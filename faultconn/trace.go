@@ -107,7 +107,7 @@ func (k Kind) String() string {
 // a link, or to a whole connection. Events are plain values.
 type Event struct {
 	// Time is how long after the trace began (NewTrace) the event was
-	// added. Trace.Add sets it; any value passed in is overwritten.
+	// recorded.
 	Time time.Duration
 	// Link is the stable name of the link, such as "a:49152->b:80#1".
 	Link string
@@ -226,7 +226,7 @@ const DefaultTraceLimit = 65536
 // # Zero and nil
 //
 // The zero Trace is ready to use, with limit DefaultTraceLimit; its clock
-// starts at its first Add. A nil *Trace records nothing: Add and Note do
+// starts at its first event. A nil *Trace records nothing: Note does
 // nothing (without reading the clock), queries return zero values, and
 // the writers write an empty trace. Engines may therefore hold a nil
 // trace instead of checking for one.
@@ -252,7 +252,7 @@ func NewTrace(limit int) *Trace {
 }
 
 // Start returns the trace's time zero, from which Event.Time counts: when
-// NewTrace was called, or the first Add of a zero Trace. It is the zero
+// NewTrace was called, or the first event of a zero Trace. It is the zero
 // time before then, and for a nil trace.
 func (t *Trace) Start() time.Time {
 	if t == nil {
@@ -274,12 +274,13 @@ func (t *Trace) Limit() int {
 	return t.limit
 }
 
-// Add records e, setting e.Time to the time since the trace began. When
+// add records e, setting e.Time to the time since the trace began. When
 // the trace already holds Limit events, the oldest is discarded and
-// counted in Overflow. Add never blocks beyond a short critical section
+// counted in Overflow. add never blocks beyond a short critical section
 // and allocates only when the ring grows (at most about log2(Limit)
-// times). Add on a nil trace does nothing.
-func (t *Trace) Add(e Event) {
+// times). add on a nil trace does nothing. The engines add their events
+// through it; users add notes (Note), never events of the engine's kinds.
+func (t *Trace) add(e Event) {
 	if t == nil {
 		return
 	}
@@ -339,7 +340,7 @@ func (t *Trace) Note(link, format string, args ...any) {
 	if t == nil {
 		return
 	}
-	t.Add(Event{Kind: KindNote, Link: link, Note: fmt.Sprintf(format, args...)})
+	t.add(Event{Kind: KindNote, Link: link, Note: fmt.Sprintf(format, args...)})
 }
 
 // Events returns a copy of the kept events, oldest first, in the

@@ -131,8 +131,8 @@
 // # Nemesis
 //
 // A case's schedule is up to Options.MaxSteps (6) steps at instants drawn
-// in whole milliseconds (plus Offset) over Options.Duration (10s), and a
-// final heal at Duration plus Offset that ends partitions and isolations,
+// in whole milliseconds (plus 777ns) over Options.Duration (10s), and a
+// final heal at Duration plus 777ns that ends partitions and isolations,
 // resumes paused hosts and restarts crashed ones with T.Restart; Healed
 // is closed then. Each step is a Step, drawn by one of the Faults of
 // Options.Nemesis. The built-ins (Builtins, one short file each,
@@ -293,7 +293,7 @@
 // its own ties deterministic (at the instant a deadline passes, the
 // deadline wins over an arrival due then, as with the net package's
 // sockets, whichever goroutine runs first; partitions apply after their
-// instant), and nemesis steps fall at Offset past whole milliseconds to
+// instant), and nemesis steps fall 777ns past whole milliseconds to
 // stay off the system's round-number timers. A property that still
 // replays differently has a source of nondeterminism of its own (global
 // random numbers, map order, real time, a race at one instant);
@@ -317,9 +317,15 @@
 //
 // # Errors
 //
-// Checkers return one error listing every problem (Ledger.Check,
-// CheckLinearizable, MeasureBounded) or fail the test they are given
-// (Run, Check, CheckBounded). Invalid flags fail the test with an error
+// One convention, as in testing/fstest: a checker takes a *testing.T
+// only where it needs one to open synctest bubbles, and then fails that
+// test (Run, RunWith, Check, CheckWith, CheckDeterminism, CheckBounded,
+// Fuzz); every checker of what was recorded takes no test and returns
+// one error listing every problem (Ledger.Check, CheckLinearizable,
+// CheckModel, whose Verdict says which keys failed, MeasureBounded). The
+// names follow the design's (Check runs a property, Ledger.Check
+// returns an error), so the signature, a *testing.T or none, is what
+// says which. Invalid flags fail the test with an error
 // naming the flag and the value. Options, Bound fields and Ledger.Limit
 // out of their ranges are errors naming the field, the value and the
 // range, from the function that takes them; so is an invalid Service,

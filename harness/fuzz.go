@@ -113,7 +113,7 @@ func AddFailfiles(f *testing.F, pattern string) {
 		f.Fatalf("harness: AddFailfiles(%q): %v", pattern, err)
 	}
 	for _, file := range files {
-		b, err := FailfileInput(file)
+		b, err := failfileInput(file)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -121,9 +121,9 @@ func AddFailfiles(f *testing.F, pattern string) {
 	}
 }
 
-// FailfileInput returns the fuzz input that makes the same draws as the
+// failfileInput returns the fuzz input that makes the same draws as the
 // rapid failfile at path.
-func FailfileInput(path string) ([]byte, error) {
+func failfileInput(path string) ([]byte, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("harness: failfile: %w", err)

@@ -156,17 +156,17 @@ func nemesisSlots(list []Fault) ([MaxFaults]Fault, error) {
 	return slots, errors.Join(errs...)
 }
 
-// Offset is added to the instant of every nemesis step, which are whole
+// offset is added to the instant of every nemesis step, which are whole
 // milliseconds otherwise (drawn latencies get 1009ns). Events at the same
 // virtual instant run in an order the Go scheduler chooses; the odd offset
 // keeps the nemesis and the arrivals off the round instants of the
 // system's own timers (timeouts, backoffs, retransmissions), so that a
 // case replays the same way every time.
-const Offset = 777 * time.Nanosecond
+const offset = 777 * time.Nanosecond
 
 // TimedStep is a step of a schedule and when it runs.
 type TimedStep struct {
-	At   time.Duration // since the case began: whole milliseconds plus Offset
+	At   time.Duration // since the case began: whole milliseconds plus 777ns
 	Step Step
 }
 
@@ -219,7 +219,7 @@ func (s Schedule) describe(hostsOf func(i int) []string) string {
 // enabled (listed, and on in the case's swarm). opts.Faults is the
 // swarm's bound.
 func drawSchedule(rt *rapid.T, opts Options, enabled [MaxFaults]bool) Schedule {
-	s := Schedule{End: opts.Duration + Offset}
+	s := Schedule{End: opts.Duration + offset}
 	if opts.MaxSteps < 0 || enabled == ([MaxFaults]bool{}) {
 		return s
 	}
@@ -239,7 +239,7 @@ func drawSchedule(rt *rapid.T, opts Options, enabled [MaxFaults]bool) Schedule {
 		if st == nil {
 			rt.Fatalf("harness: Options.Nemesis fault %q drew a nil Step", f.Name)
 		}
-		return TimedStep{At: time.Duration(ms)*time.Millisecond + Offset, Step: st}
+		return TimedStep{At: time.Duration(ms)*time.Millisecond + offset, Step: st}
 	})
 	// A slice shrinks by dropping any step, not only the last drawn.
 	s.Steps = rapid.SliceOfN(step, 0, opts.MaxSteps).Draw(rt, "nemesis")

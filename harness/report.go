@@ -11,7 +11,7 @@ import (
 
 // Reports show values for humans: probabilities to a hundredth of a
 // percent, durations to a few significant digits, and without the odd
-// nanoseconds (Offset, the latency offset) the harness adds to keep
+// nanoseconds (offset, the latency offset) the harness adds to keep
 // events off round instants. The exact values are in the case's
 // machine-readable line (caseJSON) and in the trace.
 
@@ -56,8 +56,8 @@ func humanDuration(d time.Duration) time.Duration {
 	return d
 }
 
-// at shows the instant of a nemesis step without Offset.
-func at(d time.Duration) time.Duration { return humanDuration(d - Offset) }
+// at shows the instant of a nemesis step without offset.
+func at(d time.Duration) time.Duration { return humanDuration(d - offset) }
 
 // caseJSON is the case's draws, exact, as one line of JSON: the network
 // seed, the families the swarm enabled, the default profile in

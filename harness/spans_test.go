@@ -51,7 +51,7 @@ func TestScheduleAsItRan(t *testing.T) {
 		n.Host("client")
 		n.Host("server")
 		ht := &T{Net: n, healed: make(chan struct{}), nemDone: make(chan struct{}),
-			Schedule: Schedule{End: time.Second + Offset, Steps: []TimedStep{{At: time.Millisecond + Offset, Step: isolateStep{host: 3}}}}}
+			Schedule: Schedule{End: time.Second + offset, Steps: []TimedStep{{At: time.Millisecond + offset, Step: isolateStep{host: 3}}}}}
 		ht.life.began = time.Now()
 		go ht.nemesis()
 		time.Sleep(2 * time.Millisecond)

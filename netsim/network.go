@@ -377,15 +377,10 @@ func linkName(client, server *Host, cport uint16, saddr netip.AddrPort, ord uint
 	return fmt.Sprintf("%s:%d->%s:%d#%d", client.name, cport, server.name, saddr.Port(), ord)
 }
 
-// traceSink adapts the network's trace to the engine.
+// traceSink adapts the network's trace to the engine (through faultconn's
+// hook: the trace's Add is not public).
 func (n *Network) traceSink() func(link.Event) {
-	tr := n.cfg.Trace
-	if tr == nil {
-		return nil
-	}
-	return func(e link.Event) {
-		tr.Add(faultconn.Event{Link: e.Link, Dir: faultconn.Dir(e.Dir), Seq: e.Seq, Kind: faultconn.Kind(e.Kind), Size: e.Size})
-	}
+	return link.TraceSink(n.cfg.Trace)
 }
 
 // tcpAddr and udpAddr return the address of ip:port.

@@ -28,6 +28,13 @@ const (
 	KindHold
 )
 
+// TraceSink returns the function that records a link's events in a
+// front end's trace (a *faultconn.Trace), or nil for a nil trace.
+// faultconn sets it when it is initialized, so that the other front ends
+// can feed a user's trace while users themselves can only add notes to
+// it: engine events cannot be forged.
+var TraceSink func(trace any) func(Event)
+
 // Event is one trace record of a link; the front end stamps the time.
 type Event struct {
 	Link string
