@@ -41,11 +41,12 @@ type T struct {
 	// case: failures are recorded here and not given to rapid.
 	replay bool
 
-	mu        sync.Mutex // guards log, stepHosts, firstErr, failed, hist and spans
-	log       []string   // what the nemesis did
-	stepHosts [][]string // the hosts each schedule step ran with
-	hist      *History   // the history Record registered, for the timeline page
-	spans     []span     // hosts' crashes and pauses, for the timeline page
+	mu        sync.Mutex            // guards log, stepHosts, firstErr, failed, rec, blamed and spans
+	log       []string              // what the nemesis did
+	stepHosts [][]string            // the hosts each schedule step ran with
+	rec       Recording             // what Record registered, for the timeline page
+	blamed    *LinearizabilityError // the first one the case failed with, for rec's bars
+	spans     []span                // hosts' crashes and pauses, for the timeline page
 	// firstErr is the first message given to Error, Errorf, Fatal or
 	// Fatalf: FailNow fails with it, so that with testify's require
 	// (Errorf, then FailNow) the violation, not "(*T).FailNow() called",
@@ -57,6 +58,7 @@ type T struct {
 // Errorf logs the message and marks the case failed, like rapid's.
 func (t *T) Errorf(format string, args ...any) {
 	t.T.Helper()
+	t.noteBlamed(args)
 	if t.noteErr(fmt.Sprintf(format, args...)) {
 		return
 	}
@@ -66,6 +68,7 @@ func (t *T) Errorf(format string, args ...any) {
 // Error logs the arguments and marks the case failed, like rapid's.
 func (t *T) Error(args ...any) {
 	t.T.Helper()
+	t.noteBlamed(args)
 	if t.noteErr(fmt.Sprint(args...)) {
 		return
 	}
@@ -75,6 +78,7 @@ func (t *T) Error(args ...any) {
 // Fatalf logs the message and stops the case as failed, like rapid's.
 func (t *T) Fatalf(format string, args ...any) {
 	t.T.Helper()
+	t.noteBlamed(args)
 	if t.noteErr(fmt.Sprintf(format, args...)) {
 		panic(replayStop{})
 	}
@@ -84,6 +88,7 @@ func (t *T) Fatalf(format string, args ...any) {
 // Fatal logs the arguments and stops the case as failed, like rapid's.
 func (t *T) Fatal(args ...any) {
 	t.T.Helper()
+	t.noteBlamed(args)
 	if t.noteErr(fmt.Sprint(args...)) {
 		panic(replayStop{})
 	}
@@ -379,8 +384,9 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 		opts.run.leave()
 		if failed {
 			schedule, nemesis := ht.Schedule.describe(ht.stepHostsOf()), ht.nemesisLog()
+			rec, blamed := ht.recorded()
 			view := &caseView{name: rt.Name(), violation: ht.firstError(), intervals: append(scheduleIntervals(ht.Schedule, ht.stepHostsOf()), ht.spanIntervals()...),
-				hist: ht.recorded(), start: tr.Start(), exact: caseJSON(ht), did: ht.nemesisSteps()}
+				rec: rec, blamed: blamed, start: tr.Start(), exact: caseJSON(ht), did: ht.nemesisSteps()}
 			if opts.run != nil {
 				view.t = opts.run.t
 			}

@@ -228,8 +228,9 @@
 // arrow from its sending to its arrival marked with its fate (lost,
 // retransmitted, duplicated, reordered, corrupted, reset, held), the
 // nemesis steps shaded, and, when the property called T.Record with its
-// History, each operation as a bar per client, the ones a
-// linearizability check could not place highlighted; details on hover,
+// History or the Verdict CheckModel returned (any Model), each operation
+// as a bar per client, the ones the check could not place highlighted
+// (as the check found them: see Recording); details on hover,
 // time in virtual seconds. It is written into the test's artifact
 // directory when go test runs with -artifacts (without it,
 // testing.T.ArtifactDir is a temporary directory, so nothing is written

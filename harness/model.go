@@ -169,6 +169,8 @@ type Verdict[I comparable, O any] struct {
 	Undecided []string
 	// Overflow is the number of calls the log did not record.
 	Overflow int
+
+	describeOp func(in I, out O, pending bool) string // the model's, for the timeline page
 }
 
 // Linearizable reports whether the check proved the history
@@ -240,7 +242,7 @@ func checkModel[S any, I comparable, O any](m Model[S, I, O], ops []Entry[I, O],
 		opts.MaxMemory = DefaultMaxMemory
 	}
 	m.fill()
-	v := &Verdict[I, O]{Entries: ops, Overflow: overflow}
+	v := &Verdict[I, O]{Entries: ops, Overflow: overflow, describeOp: m.DescribeOp}
 	parts := map[string][]int{}
 	for i := range ops {
 		if cut > 0 && ops[i].Return > cut {

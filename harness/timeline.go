@@ -14,21 +14,54 @@ import (
 	"github.com/headwind-go/headwind/internal/timeline"
 )
 
-// Record registers h with the case: when the case fails, its timeline
-// page draws h's operations as bars per client, from call to return, and
-// highlights those a linearizability check of h blames. Record the
-// history the property checks; a later Record replaces an earlier one.
-// It is safe for concurrent use.
-func (t *T) Record(h *History) {
+// Recording is what T.Record draws on a failing case's timeline page,
+// one bar per operation on its client's row, from call to return, with
+// the operations the checker could not place highlighted. It is a
+// *History or a *Verdict, which CheckModel returns for any Model; only
+// harness's types implement it.
+//
+// The page takes what the checker found: a Verdict's Stuck operations,
+// or, for a History, those of the *LinearizabilityError the property
+// failed the case with (given to T.Error, T.Fatal or their f forms,
+// wrapped or not). A property that reports the error in its own words
+// (testify's require formats it) has its History checked once more for
+// the page.
+type Recording interface {
+	bars(start time.Time, blamed *LinearizabilityError) []timeline.Bar
+}
+
+// Record registers r with the case: when the case fails, its timeline
+// page draws r's operations (see Recording). Record what the property
+// checks; a later Record replaces an earlier one. It is safe for
+// concurrent use.
+func (t *T) Record(r Recording) {
 	t.mu.Lock()
-	t.hist = h
+	t.rec = r
 	t.mu.Unlock()
 }
 
-func (t *T) recorded() *History {
+// recorded returns what Record registered and the linearizability error
+// the case failed with, if any.
+func (t *T) recorded() (Recording, *LinearizabilityError) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.hist
+	return t.rec, t.blamed
+}
+
+// noteBlamed keeps the first *LinearizabilityError among a failure's
+// arguments, for the page.
+func (t *T) noteBlamed(args []any) {
+	for _, a := range args {
+		var le *LinearizabilityError
+		if err, ok := a.(error); ok && errors.As(err, &le) {
+			t.mu.Lock()
+			if t.blamed == nil {
+				t.blamed = le
+			}
+			t.mu.Unlock()
+			return
+		}
+	}
 }
 
 // caseView is what a failing case's timeline page shows besides its
@@ -40,10 +73,11 @@ type caseView struct {
 	name      string // the test's, the page's title
 	violation string
 	intervals []timeline.Interval
-	hist      *History  // drawn as bars, if not nil
-	start     time.Time // when the case began, for hist's times
-	exact     string    // a Check case's exact draws (caseJSON), for failure.json
-	did       []string  // what the nemesis did, for failure.json
+	rec       Recording             // drawn as bars, if not nil
+	blamed    *LinearizabilityError // what the case failed with, for rec
+	start     time.Time             // when the case began, for rec's times
+	exact     string                // a Check case's exact draws (caseJSON), for failure.json
+	did       []string              // what the nemesis did, for failure.json
 }
 
 // timelineFile names a page from a trace's base name.
@@ -60,7 +94,7 @@ func writeTimeline(base string, header []string, tr *faultconn.Trace, v *caseVie
 	}
 	p := timeline.Page{Title: "headwind timeline", Header: header, Events: tr.Events(), Discarded: tr.Overflow()}
 	if v != nil {
-		p.Violation, p.Intervals, p.Bars = v.violation, v.intervals, historyBars(v.hist, v.start)
+		p.Violation, p.Intervals, p.Bars = v.violation, v.intervals, recordingBars(v.rec, v.start, v.blamed)
 	}
 	if v != nil {
 		p.Title = v.name
@@ -156,35 +190,68 @@ func scheduleIntervals(s Schedule, hostsOf func(i int) []string) []timeline.Inte
 	return out
 }
 
-// historyBars draws h's operations relative to start (the case's
-// beginning); pending ones run to the page's end. The operations a
-// linearizability check of h could not place are marked violating.
-func historyBars(h *History, start time.Time) []timeline.Bar {
+// recordingBars draws r's operations relative to start (the case's
+// beginning); pending ones run to the page's end.
+func recordingBars(r Recording, start time.Time, blamed *LinearizabilityError) []timeline.Bar {
+	if r == nil {
+		return nil
+	}
+	return r.bars(start, blamed)
+}
+
+// bars draws h's operations, those le blames violating; without le, the
+// ones a check of h now blames.
+func (h *History) bars(start time.Time, le *LinearizabilityError) []timeline.Bar {
 	if h == nil {
 		return nil
 	}
-	ops := h.Operations()
+	if le == nil {
+		errors.As(CheckLinearizable(h), &le)
+	}
 	blamed := map[int64]bool{} // call ticks
-	var le *LinearizabilityError
-	if errors.As(CheckLinearizable(h), &le) {
+	if le != nil {
 		for _, v := range le.Violations {
 			blamed[v.Ops[v.Stuck].Call] = true
 		}
 	}
+	ops := h.Operations()
 	bars := make([]timeline.Bar, 0, len(ops))
 	for _, o := range ops {
-		b := timeline.Bar{
-			Client:    strconv.Itoa(o.Client),
-			Label:     barLabel(o),
-			Detail:    fmt.Sprintf("%v (ticks %d..%d)", o, o.Call, o.Return),
-			Start:     o.CalledAt.Sub(start),
-			Pending:   o.Pending(),
-			Violating: blamed[o.Call],
-		}
-		if !o.Pending() {
-			b.End = o.ReturnedAt.Sub(start)
-		}
-		bars = append(bars, b)
+		bars = append(bars, opBar(start, o.Client, barLabel(o), fmt.Sprint(o), o.Call, o.Return, o.CalledAt, o.ReturnedAt, blamed[o.Call]))
 	}
 	return bars
+}
+
+// bars draws the verdict's operations, its Stuck ones violating.
+func (v *Verdict[I, O]) bars(start time.Time, _ *LinearizabilityError) []timeline.Bar {
+	if v == nil {
+		return nil
+	}
+	describe := v.describeOp
+	if describe == nil { // a Verdict CheckModel did not make
+		describe = func(in I, out O, pending bool) string { return fmt.Sprint(in, " → ", out) }
+	}
+	bars := make([]timeline.Bar, 0, len(v.Entries))
+	for i, e := range v.Entries {
+		d := describe(e.Input, e.Output, e.Pending())
+		bars = append(bars, opBar(start, e.Client, d, d, e.Call, e.Return, e.CalledAt, e.ReturnedAt, v.Stuck(i)))
+	}
+	return bars
+}
+
+// opBar is one operation's bar; an operation that never returned
+// (ret 0) is pending.
+func opBar(start time.Time, client int, label, detail string, call, ret int64, calledAt, returnedAt time.Time, violating bool) timeline.Bar {
+	b := timeline.Bar{
+		Client:    strconv.Itoa(client),
+		Label:     label,
+		Detail:    fmt.Sprintf("%s (ticks %d..%d)", detail, call, ret),
+		Start:     calledAt.Sub(start),
+		Pending:   ret == 0,
+		Violating: violating,
+	}
+	if ret != 0 {
+		b.End = returnedAt.Sub(start)
+	}
+	return b
 }

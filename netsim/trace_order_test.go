@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -79,11 +80,16 @@ func udpNemesisTrace(t *testing.T) string {
 }
 
 // Same fates, byte-identical traces, however the goroutines that act at
-// the same instants were scheduled.
+// the same instants were scheduled: 20 runs on one P and 20 on two (CI
+// runs it under -race too).
 func TestTraceCanonicalUnderNemesis(t *testing.T) {
 	first := udpNemesisTrace(t)
 	require.Contains(t, first, "partition")
-	for run := range 20 {
-		require.Equal(t, first, udpNemesisTrace(t), "run %d printed another trace", run)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 2} {
+		runtime.GOMAXPROCS(procs)
+		for run := range 20 {
+			require.Equal(t, first, udpNemesisTrace(t), "GOMAXPROCS %d: run %d printed another trace", procs, run)
+		}
 	}
 }
