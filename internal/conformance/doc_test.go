@@ -1,6 +1,12 @@
 // Package conformance holds the engine's conformance matrix: one rapid
 // state-machine test, TestConformance, that drives a connection through
 // every front end of the engine and checks it against a model.
+// TestConformanceEveryCell runs the same cases cell by cell, so that no
+// cell goes untested on a run: each front end x each mode x each fault
+// kind, the kind always on (never drawn as zero), and partition and a
+// profile change each as a cell of its own (done once, early, with data
+// in flight), cellChecks cases each unless -rapid.checks or RAPID_CHECKS
+// is set.
 //
 // # What a case draws
 //

@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -29,25 +31,76 @@ func TestConformance(t *testing.T) {
 		fronts = []string{only} // to hunt a cell: e.g. faultconn/tcp with -rapid.checks=3000
 	}
 	rapid.Check(t, func(rt *rapid.T) {
-		fe := rapid.SampledFrom(fronts).Draw(rt, "frontEnd")
-		if fe == feTCP {
-			runCase(rt, fe)
-			return
-		}
-		rapid.SyncTest(rt, func(rt *rapid.T) { runCase(rt, fe) })
+		runCell(rt, rapid.SampledFrom(fronts).Draw(rt, "frontEnd"), cell{})
 	})
+}
+
+// TestConformanceEveryCell runs every cell of the matrix, each front end
+// x each mode x each fault kind (the kind always on, the others drawn;
+// partition and a profile change are actions done once early in the
+// case), a few cases each (cellChecks, unless -rapid.checks or
+// RAPID_CHECKS says otherwise): TestConformance draws its cells, so a
+// run of it may leave one out.
+func TestConformanceEveryCell(t *testing.T) {
+	if f := flag.Lookup("rapid.checks"); f != nil && f.Value.String() == f.DefValue && os.Getenv("RAPID_CHECKS") == "" {
+		old := f.Value.String()
+		f.Value.Set(strconv.Itoa(cellChecks))
+		t.Cleanup(func() { f.Value.Set(old) })
+	}
+	kinds := append(slices.Clone(faultKinds), "partition", "profile")
+	for _, fe := range []string{fePipe, feTCP, feNetsim} {
+		for _, mode := range []faultconn.Mode{faultconn.Stream, faultconn.Segments} {
+			for _, kind := range kinds {
+				t.Run(fmt.Sprintf("%s/%v/%s", fe, mode, kind), func(t *testing.T) {
+					rapid.Check(t, func(rt *rapid.T) { runCell(rt, fe, cell{mode: &mode, kind: kind}) })
+				})
+			}
+		}
+	}
+}
+
+// cellChecks is the cases TestConformanceEveryCell runs per cell.
+const cellChecks = 3
+
+// cell is what a case is made to cover: a mode (nil: drawn) and a fault
+// kind or action ("": none).
+type cell struct {
+	mode *faultconn.Mode
+	kind string
+}
+
+// runCell runs a case on front end fe, in a bubble unless fe is real.
+func runCell(rt *rapid.T, fe string, c cell) {
+	if fe == feTCP {
+		runCase(rt, fe, c)
+		return
+	}
+	rapid.SyncTest(rt, func(rt *rapid.T) { runCase(rt, fe, c) })
 }
 
 // The fault kinds a profile draws a subset of.
 var faultKinds = []string{"latency", "jitter", "bandwidth", "loss", "burst", "duplicate", "reorder", "corrupt", "segment", "reset"}
 
-// drawProfile draws a profile with a random subset of the fault kinds.
-// Real time (TCP) gets millisecond delays and fast links.
-func drawProfile(rt *rapid.T, label string, real bool) faultconn.Profile {
+// drawProfile draws a profile with a random subset of the fault kinds,
+// and with the kind force (if one of faultKinds) always. Real time (TCP)
+// gets millisecond delays and fast links.
+func drawProfile(rt *rapid.T, label string, real bool, force string) faultconn.Profile {
 	kinds := rapid.SliceOfDistinct(rapid.SampledFrom(faultKinds), func(s string) string { return s }).Draw(rt, label+".kinds")
+	if slices.Contains(faultKinds, force) {
+		// First, so that loss and burst, which exclude each other, do
+		// not leave it out.
+		kinds = append([]string{force}, slices.DeleteFunc(kinds, func(k string) bool { return k == force })...)
+	}
 	var p faultconn.Profile
+	// A forced kind is never drawn as zero (rapid likes zero).
+	least := func(k string, lo float64) float64 {
+		if k == force {
+			return lo
+		}
+		return 0
+	}
 	ms := func(name string, hi int) time.Duration {
-		return time.Duration(rapid.IntRange(0, hi).Draw(rt, label+"."+name+"Ms")) * time.Millisecond
+		return time.Duration(rapid.IntRange(int(least(name, 1)), hi).Draw(rt, label+"."+name+"Ms")) * time.Millisecond
 	}
 	for _, k := range kinds {
 		switch k {
@@ -61,7 +114,7 @@ func drawProfile(rt *rapid.T, label string, real bool) faultconn.Profile {
 			p.Bandwidth = int64(rapid.IntRange(pick(real, 1_000_000, 10_000), 100_000_000).Draw(rt, label+".bandwidth"))
 		case "loss":
 			if p.Burst == nil {
-				p.Loss = rapid.Float64Range(0, 0.15).Draw(rt, label+".loss")
+				p.Loss = rapid.Float64Range(least(k, 0.01), 0.15).Draw(rt, label+".loss")
 			}
 		case "burst":
 			if p.Loss == 0 {
@@ -71,18 +124,45 @@ func drawProfile(rt *rapid.T, label string, real bool) faultconn.Profile {
 				}
 			}
 		case "duplicate":
-			p.Duplicate = rapid.Float64Range(0, 0.5).Draw(rt, label+".duplicate")
+			p.Duplicate = rapid.Float64Range(least(k, 0.01), 0.5).Draw(rt, label+".duplicate")
 		case "reorder":
-			p.Reorder = rapid.Float64Range(0, 0.5).Draw(rt, label+".reorder")
+			p.Reorder = rapid.Float64Range(least(k, 0.01), 0.5).Draw(rt, label+".reorder")
 		case "corrupt":
-			p.Corrupt = rapid.Float64Range(0, 0.15).Draw(rt, label+".corrupt")
+			p.Corrupt = rapid.Float64Range(least(k, 0.01), 0.15).Draw(rt, label+".corrupt")
 		case "segment":
 			p.Segment = rapid.SampledFrom([]int{1, 7, 100, 536, 1460, 9000}).Draw(rt, label+".segment")
 		case "reset":
-			p.Reset = rapid.Float64Range(0, 0.05).Draw(rt, label+".reset")
+			p.Reset = rapid.Float64Range(least(k, 0.005), 0.05).Draw(rt, label+".reset")
 		}
 	}
 	return p
+}
+
+// hasKind reports whether p has the fault kind k.
+func hasKind(p faultconn.Profile, k string) bool {
+	switch k {
+	case "latency":
+		return p.Latency > 0
+	case "jitter":
+		return p.Jitter > 0
+	case "bandwidth":
+		return p.Bandwidth > 0
+	case "loss":
+		return p.Loss > 0
+	case "burst":
+		return p.Burst != nil
+	case "duplicate":
+		return p.Duplicate > 0
+	case "reorder":
+		return p.Reorder > 0
+	case "corrupt":
+		return p.Corrupt > 0
+	case "segment":
+		return p.Segment > 0
+	case "reset":
+		return p.Reset > 0
+	}
+	return false
 }
 
 func pick[T any](real bool, r, virtual T) T {
@@ -101,16 +181,24 @@ type machine struct {
 	sleeps  []time.Duration
 }
 
-func runCase(rt *rapid.T, fe string) {
+func runCase(rt *rapid.T, fe string, c cell) {
 	real := fe == feTCP
 	var leaks goleak.Option
 	if real {
 		leaks = goleak.IgnoreCurrent()
 	}
 	seed := rapid.Uint64().Draw(rt, "seed")
-	mode := faultconn.Mode(rapid.IntRange(0, 1).Draw(rt, "mode"))
+	var mode faultconn.Mode
+	if c.mode != nil {
+		mode = *c.mode
+	} else {
+		mode = faultconn.Mode(rapid.IntRange(0, 1).Draw(rt, "mode"))
+	}
 	window := rapid.SampledFrom([]int{0, 1500, 4096, 65536}).Draw(rt, "window")
-	p := drawProfile(rt, "profile", real)
+	p := drawProfile(rt, "profile", real, c.kind)
+	if slices.Contains(faultKinds, c.kind) && !hasKind(p, c.kind) {
+		rt.Fatalf("the cell's kind %s is not in its profile %+v", c.kind, p)
+	}
 	tr := faultconn.NewTrace(1 << 19)
 	var r *rig
 	switch fe {
@@ -165,6 +253,24 @@ func runCase(rt *rapid.T, fe string) {
 
 	sides := []*side{r.a, r.b}
 	pickSide := func(rt *rapid.T) *side { return rapid.SampledFrom(sides).Draw(rt, "side") }
+	newProfile := func(rt *rapid.T) {
+		np := faultconn.Profile{}
+		if rapid.Bool().Draw(rt, "faulty") {
+			np = drawProfile(rt, "newProfile", real, "")
+		}
+		if err := r.setProfile(np); err != nil {
+			rt.Fatalf("set profile %+v: %v", np, err)
+		}
+	}
+	// A cell's action, once, with data in flight.
+	switch c.kind {
+	case "partition":
+		m.write(rt, pickSide(rt))
+		r.partition()
+	case "profile":
+		m.write(rt, pickSide(rt))
+		newProfile(rt)
+	}
 	rt.Repeat(map[string]func(*rapid.T){
 		"write":      func(rt *rapid.T) { m.write(rt, pickSide(rt)) },
 		"pause":      func(rt *rapid.T) { pickSide(rt).r.setPaused(true) },
@@ -174,16 +280,8 @@ func runCase(rt *rapid.T, fe string) {
 		"reset":      func(rt *rapid.T) { m.reset(rt, pickSide(rt)) },
 		"partition":  func(*rapid.T) { r.partition() },
 		"heal":       func(*rapid.T) { r.heal() },
-		"profile": func(rt *rapid.T) {
-			np := faultconn.Profile{}
-			if rapid.Bool().Draw(rt, "faulty") {
-				np = drawProfile(rt, "newProfile", real)
-			}
-			if err := r.setProfile(np); err != nil {
-				rt.Fatalf("set profile %+v: %v", np, err)
-			}
-		},
-		"sleep": func(rt *rapid.T) { time.Sleep(rapid.SampledFrom(m.sleeps).Draw(rt, "sleep")) },
+		"profile":    newProfile,
+		"sleep":      func(rt *rapid.T) { time.Sleep(rapid.SampledFrom(m.sleeps).Draw(rt, "sleep")) },
 		"": func(rt *rapid.T) {
 			m.settle()
 			if err := m.check(false); err != nil {
