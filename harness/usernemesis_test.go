@@ -106,6 +106,22 @@ func TestUserStepIsDrawnAndPrinted(t *testing.T) {
 	t.Log(regexp.MustCompile(`schedule: .*`).FindString(r.Output))
 }
 
+// TestUserStepIsShrunk: rapid shrinks a failure under the user's step
+// like one under the built-ins: to one step, at the case's start, between
+// the first two hosts, with a latency of 300ms (the smallest that shrinking
+// found still fails), and the rest of the case drawn down to nothing. Shrinking is given all the time it needs
+// (-rapid.shrinktime=10m, far beyond the second or so it takes), so the
+// result depends on the seed alone.
+func TestUserStepIsShrunk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the buggy twin in a subprocess")
+	}
+	r := harness.RunTwin(t, "TestTwinSlowLink", "slow-link", "-rapid.seed=1", "-rapid.checks=1000", "-rapid.shrinktime=10m", "-rapid.nofailfile")
+	require.True(t, r.Failed, "the twin passed:\n%s", r.Output)
+	require.Contains(t, r.Output, `"steps":[{"at_ns":777,"step":"slow #0->#0 300.000013ms"}]`, "the exact shrunk case")
+	require.Contains(t, r.Output, "schedule: at 0s slow client->server by 300ms; at 10s heal all\n")
+}
+
 // TestUserStepPassesTheCorrectService: the same options on the correct
 // service pass: the slow step alone breaks nothing there.
 func TestUserStepPassesTheCorrectService(t *testing.T) {
