@@ -71,6 +71,10 @@ func (cr *caseRunner) close() {
 	}
 }
 
+// fuzzInputNote follows a fuzz input's replay command in a report, and
+// then the input's file and ")".
+const fuzzInputNote = " (the input is "
+
 // syncTest runs one case in a bubble. If it failed, it logs the case's
 // report, saying whether the case replays. If goroutines were left
 // blocked, it re-panics with the property's own failure if there was one,
@@ -174,7 +178,7 @@ func (cr *caseRunner) replay(name string) string {
 	if cr != nil && cr.fuzz {
 		target, input, ok := strings.Cut(name, "/")
 		if ok && fuzzInputRE.MatchString(input) {
-			return fmt.Sprintf("%sgo test %s -run '%s' (the input is %s)", twinPrefix(), pkg, runPattern(name),
+			return fmt.Sprintf("%sgo test %s -run '%s'"+fuzzInputNote+"%s)", twinPrefix(), pkg, runPattern(name),
 				filepath.ToSlash(filepath.Join(strings.TrimPrefix(pkg, "./"), "testdata", "fuzz", target, input)))
 		}
 		return fmt.Sprintf("go test saves this input under %s and prints how to re-run it",

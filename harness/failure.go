@@ -35,11 +35,16 @@ type Failure struct {
 	Headline  string `json:"headline"`
 	Violation string `json:"violation"`
 	// Replay is the command that replays the case from the module root,
-	// as the report prints it; Reproducible is the report's verdict on
+	// as the report prints it (without the report's note naming a fuzz
+	// input: see Input); Reproducible is the report's verdict on
 	// whether the case replayed ("replays identically", "does not
 	// replay: …"), empty when not checked.
 	Replay       string `json:"replay"`
 	Reproducible string `json:"reproducible"`
+	// Input is a failing Fuzz input's corpus file, relative to the module
+	// root (testdata/fuzz/FuzzX/<id> in its package), which Replay
+	// runs; empty for Run and Check.
+	Input string `json:"input"`
 	// NetworkSeed is the seed of the case's network.
 	NetworkSeed uint64 `json:"network_seed"`
 	// Faults is the network's default profile in exact values
@@ -88,6 +93,9 @@ func newFailure(headline, faults string, seed uint64, extra []string, tr *faultc
 		switch {
 		case strings.HasPrefix(l, "replay: "):
 			f.Replay = strings.TrimPrefix(l, "replay: ")
+			if cmd, input, ok := strings.Cut(f.Replay, fuzzInputNote); ok && strings.HasSuffix(input, ")") {
+				f.Replay, f.Input = cmd, strings.TrimSuffix(input, ")")
+			}
 		case strings.HasPrefix(l, "reproducible: "):
 			f.Reproducible = strings.TrimPrefix(l, "reproducible: ")
 		}

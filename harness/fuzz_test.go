@@ -1,9 +1,15 @@
 package harness_test
 
 import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/headwind-go/headwind/harness"
 )
@@ -48,4 +54,40 @@ func TestFuzzCrasherReplays(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFuzzFailureFiles: a failing fuzz input gets a timeline page and a
+// failure.json like a Check case, whose replay command, run as written
+// from the module root, runs that input (named in its input field) and
+// fails the same way.
+func TestFuzzFailureFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the buggy twin in subprocesses")
+	}
+	dir := t.TempDir()
+	r := harness.RunTwin(t, "FuzzTwinDoubleApply", "double-apply", "-headwind.trace="+dir)
+	require.True(t, r.Failed, r.Output)
+	reports, err := filepath.Glob(filepath.Join(dir, "FuzzTwinDoubleApply_*-check.failure.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, reports, r.Output)
+	b, err := os.ReadFile(reports[0])
+	require.NoError(t, err)
+	var f harness.Failure
+	require.NoError(t, json.Unmarshal(b, &f))
+	require.Equal(t, "check", f.Kind)
+	require.Contains(t, f.Violation, "applied 2 times")
+	require.Regexp(t, `^harness/testdata/fuzz/FuzzTwinDoubleApply/[0-9a-f]{16}$`, f.Input)
+	require.FileExists(t, filepath.Join("..", f.Input))
+	require.Equal(t, "HEADWIND_TWIN=double-apply go test ./harness -run '^FuzzTwinDoubleApply$/^"+filepath.Base(f.Input)+"$'", f.Replay)
+	page := strings.TrimSuffix(reports[0], ".failure.json") + ".timeline.html"
+	require.FileExists(t, page)
+	require.Contains(t, f.Files, page)
+
+	cmd := exec.Command("sh", "-c", f.Replay)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "HEADWIND_TWIN=")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "the replay fails:\n%s", out)
+	require.Contains(t, string(out), "applied 2 times")
+	require.Contains(t, string(out), "--- FAIL: FuzzTwinDoubleApply/"+filepath.Base(f.Input))
 }
