@@ -25,8 +25,8 @@ func TestCampaignRecipes(t *testing.T) {
 		"${{ matrix.shard }}", "1", "${{ github.run_id }}", "5",
 		"$JOB_COMPLETION_INDEX", "1", "$CAMPAIGN", "5",
 		"-headwind.budget=10m", "-headwind.budget=1ns",
-		"-headwind.trace=failures", "-headwind.trace="+t.TempDir())
-	reCmd := regexp.MustCompile(`go test (\S+) -run '([^']+)' (.*)`)
+		"-headwind.trace=failures", "-headwind.trace="+t.TempDir(), "-headwind.trace=/tmp/failures", "-headwind.trace="+t.TempDir())
+	reCmd := regexp.MustCompile(`go test (\S+) -run '([^']+)' ([^;\n]*)`)
 	for _, recipe := range []string{"github-actions.yml", "k8s-job.yaml"} {
 		b, err := os.ReadFile(recipe)
 		require.NoError(t, err)
