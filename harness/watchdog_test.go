@@ -55,17 +55,30 @@ func TestTwinStall(t *testing.T) {
 	}
 }
 
+// FuzzTwinStall runs reconnectUnderLock as a fuzz target's input
+// (HEADWIND_TWIN=stall-fuzz; plain go test runs its seed input).
+func FuzzTwinStall(f *testing.F) {
+	if harness.Twin() != "stall-fuzz" {
+		f.Skip("stalls on purpose; runs only as a subprocess of TestStallWatchdog")
+	}
+	harness.FuzzWith(f, harness.Options{MaxSteps: -1}, func(t *harness.T) { reconnectUnderLock(t.Net) })
+}
+
 // TestStallWatchdog: a bubble stalled on a mutex held across a blocking
 // Dial fails the test with a diagnosis naming the mutex wait and the
 // goroutine, instead of hanging until go test's timeout. The bound is
 // short (1s); the assertions are on the output, not on timing.
 func TestStallWatchdog(t *testing.T) {
-	for _, twin := range []string{"stall-run", "stall-check"} {
+	for _, twin := range []string{"stall-run", "stall-check", "stall-fuzz"} {
 		t.Run(twin, func(t *testing.T) {
-			r := harness.RunTwin(t, "TestTwinStall", twin, "-headwind.stall=1s")
+			test := "TestTwinStall"
+			if twin == "stall-fuzz" {
+				test = "FuzzTwinStall"
+			}
+			r := harness.RunTwin(t, test, twin, "-headwind.stall=1s")
 			require.True(t, r.Failed, r.Output)
 			for _, want := range []string{
-				`headwind: TestTwinStall STALLED: no progress in virtual time for [\d.]+m?s of real time \(-headwind.stall=1s\)`,
+				`headwind: ` + test + `\S* STALLED: no progress in virtual time for [\d.]+m?s of real time \(-headwind.stall=1s\)`,
 				regexp.QuoteMeta("the virtual clock only advances when every goroutine in the bubble is durably blocked"),
 				// The mutex wait, flagged first, naming the goroutine and where it waits.
 				`goroutines of the bubble \(synctest bubble \d+\), those not durably blocked first:\n\s*NOT DURABLE: goroutine \d+ \[sync\.Mutex\.Lock\] waits on a sync\.Mutex`,
@@ -76,8 +89,18 @@ func TestStallWatchdog(t *testing.T) {
 			} {
 				require.Regexp(t, want, r.Output)
 			}
-			if twin == "stall-run" {
-				require.Regexp(t, `replay: HEADWIND_TWIN=stall-run go test ./harness -run '\^TestTwinStall\$' -headwind.seed=\d+`, r.Output)
+			switch twin {
+			case "stall-run":
+				// Its replay command, run from the module root, stalls
+				// again, on the same seed.
+				m := regexp.MustCompile(`replay: (HEADWIND_TWIN=stall-run go test ./harness -run '\^TestTwinStall\$' -headwind.seed=\d+)`).FindStringSubmatch(r.Output)
+				require.NotNil(t, m, r.Output)
+				out, failed := runFromRoot(t, m[1]+" -headwind.stall=1s")
+				require.True(t, failed, "%s\n%s", m[1], out)
+				require.Contains(t, out, "STALLED")
+				require.Contains(t, out, m[1])
+				return
+			case "stall-fuzz":
 				return
 			}
 			// A stalled Check case gets a replay command too (the stall
