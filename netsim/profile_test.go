@@ -1,6 +1,7 @@
 package netsim
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"reflect"
@@ -59,11 +60,13 @@ func TestEveryProfileFieldReachesTheEngine(t *testing.T) {
 		require.NoError(t, err)
 		defer c.Close()
 		tx, rx := c.(*Conn).tx.Profile(), c.(*Conn).rx.Profile()
+		requireSameByName(t, everyField, tx)
 		require.Equal(t, everyField, back(tx), "netsim TCP, client to server")
 		require.Equal(t, everyField, back(rx), "netsim TCP, server to client")
 
 		// A profile set later reaches live conns too.
 		require.NoError(t, n.SetLink("a", "b", burst))
+		requireSameByName(t, burst, c.(*Conn).tx.Profile())
 		require.Equal(t, burst, back(c.(*Conn).tx.Profile()), "netsim SetLink")
 
 		u, err := a.ListenPacket("udp", ":0")
@@ -92,4 +95,38 @@ func TestEveryProfileFieldReachesTheEngine(t *testing.T) {
 	out, in = fc.Profiles()
 	require.Equal(t, burst, out, "faultconn SetProfiles Out")
 	require.Equal(t, burst, in, "faultconn SetProfiles In")
+}
+
+// requireSameByName compares the engine's profile with the front end's
+// field by field, by name (the engine's Dist is Distribution), without
+// going back through link.Back: two fields swapped both ways by Convert
+// and Back would pass a round trip, not this.
+func requireSameByName(t *testing.T, front faultconn.Profile, engine link.Profile) {
+	t.Helper()
+	flat := func(v reflect.Value) map[string]string {
+		m := map[string]string{}
+		for i := range v.NumField() {
+			name, f := v.Type().Field(i).Name, v.Field(i)
+			if name == "Dist" {
+				name = "Distribution"
+			}
+			if f.Kind() == reflect.Pointer {
+				if f.IsNil() {
+					m[name] = "nil"
+					continue
+				}
+				for j := range f.Elem().NumField() {
+					m[name+"."+f.Elem().Type().Field(j).Name] = fmt.Sprint(f.Elem().Field(j).Interface())
+				}
+				continue
+			}
+			if f.CanInt() {
+				m[name] = fmt.Sprint(f.Int())
+				continue
+			}
+			m[name] = fmt.Sprint(f.Interface())
+		}
+		return m
+	}
+	require.Equal(t, flat(reflect.ValueOf(front)), flat(reflect.ValueOf(engine)), "the engine's profile, field by field")
 }
