@@ -21,6 +21,12 @@ type LinearizableOptions struct {
 	// (about ops/8 + 64 + the value's length per visited state); zero
 	// means DefaultMaxMemory.
 	MaxMemory int64
+	// FirstViolation stops the check at the first key (partition) it
+	// proves not linearizable, as porcupine's CheckOperations does,
+	// instead of going on to report every violating key: faster on a bad
+	// history whose other keys are hard. The keys it did not check are
+	// then reported as undecided.
+	FirstViolation bool
 }
 
 // ErrInconclusive is matched (with errors.Is) by the error of a

@@ -1015,3 +1015,22 @@ func TestLinearizableKVStoreUnderNemesis(t *testing.T) {
 	})
 	t.Logf("%d cases, %d operations left pending by faults", cases, pending)
 }
+
+// TestFirstViolation: with FirstViolation the check stops at the first
+// key it proves not linearizable and says how many it left unchecked;
+// without it, it reports every violating key.
+func TestFirstViolation(t *testing.T) {
+	var h harness.History
+	for _, key := range []string{"a", "b", "c"} {
+		h.Call(0, harness.Op{Kind: harness.OpPut, Key: key, Value: "1"}).Return(harness.Result{})
+		h.Call(1, harness.Op{Kind: harness.OpGet, Key: key}).Return(harness.Result{}) // misses the put
+	}
+	var all, first *harness.LinearizabilityError
+	require.ErrorAs(t, harness.CheckLinearizable(&h), &all)
+	require.Len(t, all.Violations, 3)
+	require.Empty(t, all.Notes)
+	require.ErrorAs(t, harness.CheckLinearizableWith(&h, harness.LinearizableOptions{FirstViolation: true}), &first)
+	require.Len(t, first.Violations, 1)
+	require.Equal(t, "a", first.Violations[0].Key)
+	require.Equal(t, []string{"undecided: keys not checked: 2 (stopped at the first violation: LinearizableOptions.FirstViolation)"}, first.Notes)
+}

@@ -261,7 +261,11 @@ func checkModel[S any, I comparable, O any](m Model[S, I, O], ops []Entry[I, O],
 		return cmp.Or(cmp.Compare(len(parts[a]), len(parts[b])), cmp.Compare(a, b))
 	})
 	budget := opts.MaxStates
-	for _, p := range names {
+	for i, p := range names {
+		if opts.FirstViolation && len(v.Violations) > 0 {
+			v.Undecided = append(v.Undecided, fmt.Sprintf("partitions not checked: %d (stopped at the first violation: LinearizableOptions.FirstViolation)", len(names)-i))
+			break
+		}
 		idx := parts[p]
 		pops := make([]Entry[I, O], len(idx))
 		for k, i := range idx {

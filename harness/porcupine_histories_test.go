@@ -423,6 +423,16 @@ func BenchmarkHistories(b *testing.B) {
 				}
 			}
 		})
+		b.Run(s.name+"/headwind-first", func(b *testing.B) {
+			for b.Loop() {
+				for i, l := range logs {
+					v, _ := harness.CheckModel(harness.KVModel(), l, harness.LinearizableOptions{FirstViolation: true})
+					if len(v.Violations) == 0 != s.want[i] {
+						b.Fatalf("%s: %d violations", s.histories[i].name, len(v.Violations))
+					}
+				}
+			}
+		})
 		b.Run(s.name+"/porcupine", func(b *testing.B) {
 			for b.Loop() {
 				for i, ops := range pops {
