@@ -26,8 +26,14 @@ func dialer(h *netsim.Host) func(context.Context, string) (net.Conn, error) {
 	}
 }
 
+// fataler is what startServer needs of a *testing.T or a *harness.T.
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+}
+
 // startServer serves the standard health service on host:50051.
-func startServer(t *testing.T, n *netsim.Network, host string) *grpc.Server {
+func startServer(t fataler, n *netsim.Network, host string) *grpc.Server {
 	t.Helper()
 	ln, err := n.Host(host).Listen("tcp", ":50051")
 	if err != nil {
@@ -106,6 +112,48 @@ func TestGRPCDeadlineUnderPartition(t *testing.T) {
 		took, err = check(time.Second)
 		if err != nil || took != 20*time.Millisecond {
 			t.Fatalf("second call after heal: %v after %v, want success after 20ms", err, took)
+		}
+	})
+}
+
+// TestGRPCUnderCheck runs gRPC under Check's drawn faults and nemesis
+// (partitions, isolation, degraded links, resets, pauses): every call
+// either answers SERVING or fails with a deadline or unavailable status,
+// never another error or a hang; once the network has healed, a call that
+// waits for the channel to be ready succeeds.
+func TestGRPCUnderCheck(t *testing.T) {
+	harness.Check(t, func(t *harness.T) {
+		srv := startServer(t, t.Net, "server")
+		defer srv.Stop()
+		cc, err := grpc.NewClient("passthrough:///server:50051",
+			grpc.WithContextDialer(dialer(t.Net.Host("client"))),
+			grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		hc := healthpb.NewHealthClient(cc)
+		check := func(timeout time.Duration, opts ...grpc.CallOption) error {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "orders"}, opts...)
+			if err == nil && resp.Status != healthpb.HealthCheckResponse_SERVING {
+				t.Fatalf("status %v, want SERVING", resp.Status)
+			}
+			return err
+		}
+		for i := range 20 {
+			switch err := check(time.Second); status.Code(err) {
+			case codes.OK, codes.DeadlineExceeded, codes.Unavailable:
+			default:
+				t.Fatalf("call %d: %v", i, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		<-t.Healed()
+		// gRPC's reconnect backoff reaches 120s (plus jitter).
+		if err := check(5*time.Minute, grpc.WaitForReady(true)); err != nil {
+			t.Fatalf("after the heal: %v", err)
 		}
 	})
 }
