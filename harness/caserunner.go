@@ -181,6 +181,10 @@ func (cr *caseRunner) replay(name string) string {
 			return fmt.Sprintf("%sgo test %s -run '%s'"+fuzzInputNote+"%s)", twinPrefix(), pkg, runPattern(name),
 				filepath.ToSlash(filepath.Join(strings.TrimPrefix(pkg, "./"), "testdata", "fuzz", target, input)))
 		}
+		if ok && seedInputRE.MatchString(input) {
+			// An input the target added with f.Add: plain go test runs it.
+			return fmt.Sprintf("%sgo test %s -run '%s'", twinPrefix(), pkg, runPattern(name))
+		}
 		return fmt.Sprintf("go test saves this input under %s and prints how to re-run it",
 			filepath.ToSlash(filepath.Join(strings.TrimPrefix(pkg, "./"), "testdata", "fuzz", target)))
 	}
@@ -196,8 +200,12 @@ func (cr *caseRunner) replay(name string) string {
 		twinPrefix(), pkg, runPattern(name))
 }
 
-// fuzzInputRE matches the name go test gives a corpus file.
-var fuzzInputRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+// fuzzInputRE matches the name go test gives a corpus file, and
+// seedInputRE the name of an input the target added with f.Add.
+var (
+	fuzzInputRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+	seedInputRE = regexp.MustCompile(`^seed#\d+$`)
+)
 
 // rapidFailfile is the failfile rapid wrote (or replays) for test name,
 // relative to the package directory (where go test runs the test binary),

@@ -101,6 +101,12 @@ func TestStallWatchdog(t *testing.T) {
 				require.Contains(t, out, m[1])
 				return
 			case "stall-fuzz":
+				// The target's own seed input: its replay runs it again.
+				m := regexp.MustCompile(`replay: (HEADWIND_TWIN=stall-fuzz go test ./harness -run '\^FuzzTwinStall\$/\^seed#0\$')\n`).FindStringSubmatch(r.Output)
+				require.NotNil(t, m, r.Output)
+				out, failed := runFromRoot(t, m[1]+" -headwind.stall=1s")
+				require.True(t, failed, "%s\n%s", m[1], out)
+				require.Contains(t, out, "FuzzTwinStall/seed#0 STALLED")
 				return
 			}
 			// A stalled Check case gets a replay command too (the stall
