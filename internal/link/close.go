@@ -80,7 +80,9 @@ func (l *Link) AbortReader(err error) {
 // flight and nothing is left to read. It is for a reader that stands for
 // the network, such as faultconn's Out pump after Close: a connection's
 // last segment may be lost for good (a reset lost to a partition is never
-// retransmitted), and then nothing would ever end its reads.
+// retransmitted), and then nothing would ever end its reads. If the link
+// goes idle because its retransmissions gave up, reads fail with the
+// timeout instead.
 func (l *Link) AbortReaderWhenIdle(err error) {
 	l.acquire()
 	if l.idleErr == nil {

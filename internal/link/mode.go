@@ -151,6 +151,12 @@ func (l *Link) retransmitLater(s *segment) {
 func (l *Link) giveUp(s *segment) {
 	l.trace(s, KindTimeout)
 	l.werr = Injected(syscall.ETIMEDOUT)
+	if l.idleErr != nil {
+		// The link goes idle because it gave up: a reader waiting for
+		// idleness (faultconn's Out pump after Close) is told so here,
+		// under the lock, not by a rule that runs after it may have read.
+		l.idleErr = l.werr
+	}
 	if !l.mode.ordered() {
 		l.used -= s.reserve // popped, so discardPending does not see it
 		freeSegment(s)
