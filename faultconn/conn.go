@@ -530,7 +530,13 @@ func (c *Conn) writeRaw(b []byte) error {
 			return err
 		case n > 0 || !closing:
 			// Progress, or a deadline Close set while the write began
-			// before it: try again, with a new Linger.
+			// before it: try again, with a new Linger. Not closing, the
+			// deadline is one the user set on raw as this pump took its
+			// writes over (the user's deadlines are the Out link's now):
+			// clear it, or every write would fail at once, for ever.
+			if !closing && !c.closed.Load() {
+				c.raw.SetWriteDeadline(time.Time{})
+			}
 		default:
 			return fmt.Errorf("faultconn: %s: gave up delivering after Close: the wrapped conn took nothing for %v: %w",
 				c.Name(), c.linger, link.Injected(syscall.ETIMEDOUT))

@@ -281,3 +281,31 @@ func TestRegressDirectResetReportedOnce(t *testing.T) {
 	_, err = c.Read(make([]byte, 1))
 	require.Equal(t, io.EOF, err)
 }
+
+// TestRegressStaleRawWriteDeadline: a write deadline the user set on the
+// wrapped conn just as the Out pump took writes over (SetWriteDeadline
+// saw no pump yet) stays on the wrapped conn; the pump's writes then all
+// timed out at once and it retried them for ever, spinning, delivering
+// nothing. Here the stale deadline is set on the wrapped conn directly.
+// Real time: a bubble cannot advance past a spinning goroutine.
+func TestRegressStaleRawWriteDeadline(t *testing.T) {
+	p1, p2 := net.Pipe()
+	defer p2.Close()
+	a, err := faultconn.Wrap(p1, faultconn.Config{Out: faultconn.Profile{Latency: time.Millisecond}})
+	require.NoError(t, err)
+	defer func() { a.Close(); <-a.Done() }()
+	_, err = a.Write([]byte("first")) // the Out pump runs
+	require.NoError(t, err)
+	buf := make([]byte, 16)
+	n, err := p2.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, "first", string(buf[:n]))
+
+	require.NoError(t, p1.SetWriteDeadline(time.Now())) // the stale deadline
+	_, err = a.Write([]byte("second"))
+	require.NoError(t, err)
+	p2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err = p2.Read(buf)
+	require.NoError(t, err, "the pump delivers despite the stale deadline")
+	require.Equal(t, "second", string(buf[:n]))
+}
