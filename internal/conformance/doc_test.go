@@ -1,6 +1,8 @@
 // Package conformance holds the engine's conformance matrix: one rapid
 // state-machine test, TestConformance, that drives a connection through
 // every front end of the engine and checks it against a model.
+// HEADWIND_MATRIX_DUMPS=DIR keeps the trace and both ends' state of a
+// case whose invariant broke, and the goroutines of one that hung.
 // TestConformanceEveryCell runs the same cases cell by cell, so that no
 // cell goes untested on a run: each front end x each mode x each fault
 // kind, the kind always on (never drawn as zero), and partition and a

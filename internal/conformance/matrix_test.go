@@ -285,6 +285,7 @@ func runCase(rt *rapid.T, fe string, c cell) {
 		"": func(rt *rapid.T) {
 			m.settle()
 			if err := m.check(false); err != nil {
+				m.dump(err)
 				rt.Fatalf("%s %v: %v", fe, mode, err)
 			}
 		},
@@ -338,6 +339,25 @@ func (m *machine) await(rt *rapid.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// dump writes the case's trace and both ends' state into
+// HEADWIND_MATRIX_DUMPS, if set, when an invariant broke: a real-time
+// (TCP) case that fails once may not fail again with the same draws.
+func (m *machine) dump(failure error) {
+	dir := os.Getenv("HEADWIND_MATRIX_DUMPS")
+	if dir == "" {
+		return
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%v\n", failure)
+	for _, s := range []*side{m.r.a, m.r.b} {
+		st := s.r.state()
+		fmt.Fprintf(&b, "%s: written %d, read %d, closed %v, fin %v, write errors %v, read errors %v\n",
+			s.name, len(s.written), len(st.got), s.closed, s.fin, s.werrs, st.errs)
+	}
+	m.r.tr.WriteText(&b)
+	os.WriteFile(filepath.Join(dir, fmt.Sprintf("invariant-%d.txt", time.Now().UnixNano())), b.Bytes(), 0o644)
 }
 
 // settle lets a bubble reach its next quiet instant.
