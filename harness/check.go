@@ -370,23 +370,25 @@ func runCaseThen(rt *rapid.T, opts Options, body func(t *T), after func(*T)) {
 			}
 			return
 		}
-		// Logged at the end, when the body has made the hosts the
-		// schedule's indices resolve to; rapid shows them for the
-		// failing case only.
+		// Logged at the end, when every step that ran has its hosts (a
+		// step that did not run resolves against the hosts now); rapid
+		// shows them for the failing case only.
+		hostsOf, exact := ht.stepHostsOf(), caseJSON(ht)
+		schedule := ht.Schedule.describe(hostsOf)
 		rt.Logf("headwind: case faults: %s", humanProfile(ht.Faults, true))
 		rt.Logf("headwind: case swarm: %s", ht.swarm)
-		rt.Logf("headwind: case schedule: %s", ht.Schedule.describe(ht.stepHostsOf()))
-		rt.Logf("headwind: case exact: %s", caseJSON(ht))
+		rt.Logf("headwind: case schedule: %s", schedule)
+		rt.Logf("headwind: case exact: %s", exact)
 		if len(left) > 0 {
 			rt.Error(leftoverReport("property", left))
 			opts.run.ended(r, failed, leftoverSummary("property", left))
 		}
 		opts.run.leave()
 		if failed {
-			schedule, nemesis := ht.Schedule.describe(ht.stepHostsOf()), ht.nemesisLog()
+			nemesis := ht.nemesisLog()
 			rec, blamed := ht.recorded()
-			view := &caseView{name: rt.Name(), violation: ht.firstError(), intervals: append(scheduleIntervals(ht.Schedule, ht.stepHostsOf()), ht.spanIntervals()...),
-				rec: rec, blamed: blamed, start: tr.Start(), exact: caseJSON(ht), did: ht.nemesisSteps()}
+			view := &caseView{name: rt.Name(), violation: ht.firstError(), intervals: append(scheduleIntervals(ht.Schedule, hostsOf), ht.spanIntervals()...),
+				rec: rec, blamed: blamed, start: tr.Start(), exact: exact, did: ht.nemesisSteps()}
 			if opts.run != nil {
 				view.t = opts.run.t
 			}
