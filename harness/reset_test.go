@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -23,29 +24,18 @@ import (
 // whole test binary (a nil hook), under CheckWith's Faults.Reset and under
 // HEADWIND_FAULTS='reset=…' alike. These tests run both forms.
 
-// echoUnderResets has a client on "client" send rounds of 100 bytes to an
-// echo server on "server", one connection per round, and counts the
-// rounds that ended in ECONNRESET. Any error other than a connection
-// failing is returned.
+// echoUnderResets has a client on "client" send rounds of a 100-byte
+// line to an echo server on "server" (serveLines), one connection per
+// round, and counts the rounds that ended in ECONNRESET. Any error other
+// than a connection failing is returned.
 func echoUnderResets(n *netsim.Network, rounds int) (resets int, err error) {
 	ln, err := n.Host("server").Listen("tcp", ":7")
 	if err != nil {
 		return 0, err
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	msg, back := make([]byte, 100), make([]byte, 100)
+	go serveLines(ln, func(line string) string { return line })
+	msg, back := []byte(strings.Repeat("x", 99)+"\n"), make([]byte, 100)
 	for i := range rounds {
 		c, err := n.Host("client").Dial("tcp", "server:7")
 		if err != nil {
