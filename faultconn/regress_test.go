@@ -309,3 +309,38 @@ func TestRegressStaleRawWriteDeadline(t *testing.T) {
 	require.NoError(t, err, "the pump delivers despite the stale deadline")
 	require.Equal(t, "second", string(buf[:n]))
 }
+
+// TestDataToAClosedConnIsDropped: data still on its way in when the Conn
+// closes reaches a closed reader: it is counted as Dropped and traced as
+// a drop under its send's number at its arrival, as netsim's are (the
+// engine's rule, shared by both front ends).
+func TestDataToAClosedConnIsDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := faultconn.NewTrace(0)
+		a, b := pipePair(t, faultconn.Config{Trace: tr, In: faultconn.Profile{Latency: 10 * time.Millisecond}}, faultconn.Profile{})
+		start := time.Now()
+		t0 := start.Sub(tr.Start())
+		go b.Write([]byte("late"))
+		synctest.Wait() // a's In pump has it: it arrives at 10ms
+		require.NoError(t, a.Close())
+		time.Sleep(time.Second)
+
+		var send, drop *faultconn.Event
+		for _, e := range tr.Events() {
+			if e.Link == "a" && e.Dir == faultconn.In {
+				switch e.Kind {
+				case faultconn.KindSend:
+					send = &e
+				case faultconn.KindDrop:
+					drop = &e
+				}
+			}
+		}
+		require.NotNil(t, send)
+		require.NotNil(t, drop, "the arrival at the closed reader is traced")
+		require.Equal(t, send.Seq, drop.Seq)
+		require.Equal(t, 4, drop.Size)
+		require.Equal(t, t0+10*time.Millisecond, drop.Time)
+		require.EqualValues(t, 1, a.Stats().In.Dropped)
+	})
+}
